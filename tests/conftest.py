@@ -24,6 +24,9 @@ automatically, so ``pytest -m "not browser"`` works.
 from __future__ import annotations
 
 import atexit
+import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +42,27 @@ from servers import (
     find_chromium,
     run_cli,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Hypothesis: no per-example deadline (a 2-core CI machine running servers is slow and uneven).
+    try:
+        from hypothesis import settings
+    except ImportError:
+        pass
+    else:
+        settings.register_profile("cockpit", deadline=None, print_blob=True)
+        settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "cockpit"))
+
+    # A SIGTERM (a CI time limit, `kill`) becomes an interruption, so that the session fixtures'
+    # finalizers still stop PostgreSQL and the other servers instead of leaving them behind.
+    if threading.current_thread() is threading.main_thread():
+
+        def _interrupt(signum, frame):
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _interrupt)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
