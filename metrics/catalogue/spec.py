@@ -1,0 +1,338 @@
+"""Stage 2: strict typed models of ``indicators.yaml`` (contract section 3).
+
+Every model forbids unknown keys, so a typo is never silently ignored. The
+JSON Schema that ``cockpit schema`` prints is generated from these models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+Id = Annotated[str, Field(pattern=ID_PATTERN, strict=True)]
+
+
+def _text_id(v: Any) -> Any:
+    # Region ids and years are compared as text; YAML reads 130302 as an int.
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    return v
+
+
+RegionId = Annotated[str, BeforeValidator(_text_id), Field(strict=True, min_length=1)]
+Number = Annotated[float, Field(strict=True)]
+Grain = Literal["day", "week", "month", "quarter", "year"]
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$")
+
+
+def parse_duration(v: str | int) -> dt.timedelta:
+    """``45d`` → 45 days; ``12h``, ``30m``, ``2w``; a bare integer is days."""
+    if isinstance(v, int):
+        return dt.timedelta(days=v)
+    m = _DURATION.match(v)
+    if not m:
+        raise ValueError(f"'{v}' is not a duration (write e.g. 45d, 12h, 30m or 2w)")
+    n, unit = int(m[1]), m[2]
+    return {
+        "m": dt.timedelta(minutes=n),
+        "min": dt.timedelta(minutes=n),
+        "h": dt.timedelta(hours=n),
+        "d": dt.timedelta(days=n),
+        "w": dt.timedelta(weeks=n),
+    }[unit]
+
+
+def _check_duration(v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, str | int):
+        raise ValueError("must be a duration such as 45d, 12h, 30m or 2w")
+    parse_duration(v)
+    return v
+
+
+Duration = Annotated[str | int, BeforeValidator(_check_duration)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------- org
+
+
+class RegionNode(Model):
+    id: RegionId
+    name: str
+    children: list[RegionNode] = []
+
+
+class Department(Model):
+    id: Id
+    name: str
+
+
+class Org(Model):
+    regions: RegionNode | None = None
+    departments: list[Department] = []
+    geojson: str | None = Field(None, description="GeoJSON file of region polygons, keyed by region id")
+
+
+class Site(Model):
+    title: str = "领导驾驶舱"
+    base_url: str = "http://localhost:8501"
+
+
+# ----------------------------------------------------------------- sources
+
+
+class _Source(Model):
+    name: str | None = Field(None, description="A display name")
+    description: str | None = None
+    expected_lag: Duration | None = Field(
+        None, description="Stale when the latest period ended longer ago than this (45d, 12h, 2w)"
+    )
+
+
+class CsvSource(_Source):
+    type: Literal["csv"]
+    path: str
+    delimiter: str | None = None
+    encoding: str | None = Field(None, description="utf-8 (default) or gbk / gb18030 for files from older systems")
+
+
+class ParquetSource(_Source):
+    type: Literal["parquet"]
+    path: str = Field(description="A file, a folder or a glob; hive partitions are read")
+
+
+class ExcelSource(_Source):
+    type: Literal["excel"]
+    path: str
+    sheet: str | int | None = None
+    header_row: int = Field(1, ge=1, description="The 1-based row that holds the column names")
+
+
+class DuckDBSource(_Source):
+    type: Literal["duckdb"]
+    path: str
+    table: str | None = None
+    query: str | None = None
+
+
+class SqlSource(_Source):
+    type: Literal["sql"]
+    url: str = Field(description="A SQLAlchemy URL; secrets through ${VAR}")
+    table: str | None = None
+    query: str | None = None
+    updated_column: str | None = Field(
+        None, description="A column whose maximum changes when rows are revised (for the fingerprint)"
+    )
+
+
+class HttpJsonSource(_Source):
+    type: Literal["http_json"]
+    url: str
+    records: str | None = Field(None, description="Dotted path to the list of records in the response")
+    headers: dict[str, str] = {}
+    timeout: Number = 30.0
+
+
+Source = Annotated[
+    CsvSource | ParquetSource | ExcelSource | DuckDBSource | SqlSource | HttpJsonSource,
+    Field(discriminator="type"),
+]
+
+# ----------------------------------------------------------------- channels
+
+
+class EmailChannel(Model):
+    type: Literal["email"]
+    host: str
+    port: int = 25
+    sender: str
+    to: list[str]
+    tls: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password: str | None = None
+    user: str | None = Field(None, description="Limit what this channel receives to the user's scope")
+
+
+class WebhookChannel(Model):
+    type: Literal["webhook"]
+    url: str
+    format: Literal["dingtalk", "wecom", "feishu", "json"] = "json"
+    secret: str | None = None
+    user: str | None = None
+
+
+Channel = Annotated[EmailChannel | WebhookChannel, Field(discriminator="type")]
+
+# ----------------------------------------------------------------- indicators
+
+Agg = Literal["count", "sum", "mean", "min", "max", "median", "count_distinct"]
+
+
+class TimeSpec(Model):
+    column: str
+    grain: Grain
+
+
+class CountMeasure(Model):
+    type: Literal["count"]
+    where: str | None = None
+
+
+class ColumnMeasure(Model):
+    type: Literal["sum", "mean", "min", "max", "median", "count_distinct"]
+    column: str
+    where: str | None = None
+
+
+class RatioSide(Model):
+    agg: Agg
+    column: str | None = None
+    where: str | None = None
+
+
+class RatioMeasure(Model):
+    type: Literal["ratio"]
+    numerator: RatioSide
+    denominator: RatioSide
+    scale: Number = 1.0
+
+
+class FormulaMeasure(Model):
+    type: Literal["formula"]
+    expr: str
+    inputs: dict[str, Id]
+
+
+Measure = Annotated[
+    CountMeasure | ColumnMeasure | RatioMeasure | FormulaMeasure,
+    Field(discriminator="type"),
+]
+
+
+class Thresholds(Model):
+    green: Number
+    yellow: Number
+
+
+class Bands(Model):
+    blue: Number
+    lightblue: Number
+    green: Number
+    yellow: Number
+
+
+class AlertRule(Model):
+    when: str
+    level: Literal["special", "bulletin"] = "special"
+    notify: list[str] = []
+    for_: int = Field(1, alias="for", ge=1)
+    repeat: Duration | None = None
+    scope: list[RegionId] | None = None
+    name: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class AnomalySpec(Model):
+    enabled: StrictBool = True
+    sensitivity: Number = Field(1.0, gt=0, description="Above 1 flags more, below 1 fewer")
+    min_history: int | None = Field(None, ge=4)
+
+
+Target = Number | dict[str, Number]
+
+
+class Indicator(Model):
+    id: Id
+    name: str
+    domain: str | None = None
+    unit: str | None = None
+    owner: str | None = None
+    description: str | None = None
+    source: str | None = None
+    time: TimeSpec | None = None
+    region: str | None = None
+    department: str | None = None
+    measure: Measure
+    accumulate: Literal["none", "ytd", "source"] = "none"
+    rollup: Literal["sum", "none"] = "sum"
+    direction: Literal["higher_better", "lower_better"] = "higher_better"
+    target: Target | None = None
+    thresholds: Thresholds | None = None
+    bands: Bands | None = None
+    alerts: list[AlertRule] = []
+    anomaly: AnomalySpec | None = None
+    key: StrictBool = Field(False, description="Shown as a KPI card on the overview")
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target_keys_as_text(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): x for k, x in v.items()}
+        return v
+
+
+# ----------------------------------------------------------------- the rest
+
+
+class Bulletin(Model):
+    id: Id
+    name: str
+    rhythm: Literal["daily", "weekly", "monthly", "quarterly", "yearly"] = "monthly"
+    region: RegionId | None = None
+    domains: list[str] | None = None
+    notify: list[str] = []
+
+
+class AssessmentItem(Model):
+    indicator: str
+    weight: Number
+    floor: Number
+    target: Number
+    targets: dict[RegionId, Number] = {}
+
+
+class Assessment(Model):
+    id: Id
+    name: str
+    subjects: Literal["regions", "departments"] = "regions"
+    items: list[AssessmentItem]
+
+
+class User(Model):
+    id: Id
+    name: str
+    role: str = "leader"
+    regions: list[RegionId] = []
+    domains: list[str] | None = None
+
+
+class Access(Model):
+    users: list[User] = []
+
+
+class Config(Model):
+    version: Literal[1]
+    org: Org = Org()
+    site: Site = Site()
+    sources: dict[str, Source] = {}
+    channels: dict[str, Channel] = {}
+    indicators: list[Indicator] = []
+    bulletins: list[Bulletin] = []
+    assessments: list[Assessment] = []
+    access: Access | None = None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``indicators.yaml`` (``cockpit schema``)."""
+    schema = Config.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "indicators.yaml (领导驾驶舱 catalogue, version 1)"
+    return schema

@@ -1,0 +1,642 @@
+"""Compute indicator rows (contract section 5) from a catalogue.
+
+The flow for one run:
+
+1. Indicators are grouped by (source, time column, grain, region column,
+   department column); each group is ONE aggregate query in its source
+   (:mod:`metrics.query`).
+2. The partial aggregates come back per (time key, region code, department
+   code), are mapped to periods and folded up the region tree in Polars.
+3. Formulas combine their inputs' rows; then targets, statuses, 同比/环比 and
+   ranks are added.
+
+A source that fails marks its indicators failed and leaves the rest alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlglot import exp
+
+from connectors import Connector, SourceError, open_source
+
+from . import periods
+from .catalogue import spec
+from .catalogue.expressions import check_formula
+from .catalogue.load import Catalogue
+from .query import Component, QueryBuilder, render_for
+from .store import Store
+
+OUTPUT_COLUMNS = ["indicator", "period", "region", "department", "value", "target", "status", "yoy", "mom", "rank"]
+ROW_SCHEMA = {
+    "indicator": pl.String,
+    "period": pl.String,
+    "region": pl.String,
+    "department": pl.String,
+    "value": pl.Float64,
+    "target": pl.Float64,
+    "status": pl.String,
+    "yoy": pl.Float64,
+    "mom": pl.Float64,
+    "rank": pl.Int64,
+    "records": pl.Int64,
+}
+_VALUE_SCHEMA = {"period": pl.String, "region": pl.String, "department": pl.String, "value": pl.Float64, "records": pl.Int64}
+
+
+@dataclass
+class Result:
+    """Rows plus what went wrong on the way."""
+
+    rows: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # indicator id → why
+    stale: dict[str, str] = field(default_factory=dict)  # source id → why
+    latest: dict[str, str] = field(default_factory=dict)  # source id → latest period
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# ----------------------------------------------------------------- planning
+
+
+def needed_indicators(cat: Catalogue, ids: Iterable[str] | None) -> list[spec.Indicator]:
+    """The requested indicators and every formula input they need, in catalogue order."""
+    wanted = set(ids) if ids is not None else set(cat.indicators)
+    stack = list(wanted)
+    while stack:
+        ind = cat.indicators[stack.pop()]
+        if isinstance(ind.measure, spec.FormulaMeasure):
+            for ref in ind.measure.inputs.values():
+                if ref not in wanted:
+                    wanted.add(ref)
+                    stack.append(ref)
+    return [i for i in cat.config.indicators if i.id in wanted]
+
+
+def components_of(ind: spec.Indicator) -> dict[str, Component]:
+    """The aggregates an indicator needs, by role."""
+    m = ind.measure
+    out: dict[str, Component] = {}
+
+    def side(role: str, agg: str, column: str | None, where: str | None) -> None:
+        if agg == "mean":
+            out[f"{role}.sum"] = Component("sum", column, where)
+            out[f"{role}.n"] = Component("count_col", column, where)
+        elif agg == "count" and column:
+            out[role] = Component("count_col", column, where)
+        else:
+            out[role] = Component(agg, column, where)
+
+    if isinstance(m, spec.CountMeasure):
+        side("v", "count", None, m.where)
+    elif isinstance(m, spec.ColumnMeasure):
+        side("v", m.type, m.column, m.where)
+    elif isinstance(m, spec.RatioMeasure):
+        side("num", m.numerator.agg, m.numerator.column, m.numerator.where)
+        side("den", m.denominator.agg, m.denominator.column, m.denominator.where)
+    return out
+
+
+def columns_of(ind: spec.Indicator) -> list[tuple[str, str]]:
+    """(field, column) pairs an indicator reads from its source, for checks."""
+    out: list[tuple[str, str]] = []
+    if ind.time:
+        out.append(("time.column", ind.time.column))
+    if ind.region:
+        out.append(("region", ind.region))
+    if ind.department:
+        out.append(("department", ind.department))
+    m = ind.measure
+    if isinstance(m, spec.ColumnMeasure):
+        out.append(("measure.column", m.column))
+    if isinstance(m, spec.RatioMeasure):
+        for s in ("numerator", "denominator"):
+            col = getattr(m, s).column
+            if col:
+                out.append((f"measure.{s}.column", col))
+    return out
+
+
+def wheres_of(ind: spec.Indicator) -> list[tuple[str, str]]:
+    m = ind.measure
+    out: list[tuple[str, str]] = []
+    if isinstance(m, spec.CountMeasure | spec.ColumnMeasure) and m.where:
+        out.append(("measure.where", m.where))
+    if isinstance(m, spec.RatioMeasure):
+        for s in ("numerator", "denominator"):
+            w = getattr(m, s).where
+            if w:
+                out.append((f"measure.{s}.where", w))
+    return out
+
+
+def numeric_columns(cat: Catalogue, source_id: str) -> set[str]:
+    out: set[str] = set()
+    for ind in cat.config.indicators:
+        if ind.source != source_id:
+            continue
+        for _role, c in components_of(ind).items():
+            if c.column and c.agg in ("sum", "min", "max", "median"):
+                out.add(c.column)
+    return out
+
+
+def open_connector(cat: Catalogue, source_id: str) -> Connector:
+    settings = cat.config.sources[source_id]
+    return open_source(
+        source_id,
+        settings,
+        cat.resolve,
+        lambda p: p,
+        numeric_columns(cat, source_id),
+    )
+
+
+# ----------------------------------------------------------------- the run
+
+
+class Engine:
+    """Computes rows for a catalogue; ``now`` decides staleness."""
+
+    def __init__(self, cat: Catalogue, now: dt.datetime | None = None, use_store: bool = True) -> None:
+        self.cat = cat
+        self.now = now or dt.datetime.now()
+        self.tree = cat.tree
+        self.root = cat.root
+        self.store = Store(cat.state_dir) if use_store else None
+
+    def compute(self, ids: Iterable[str] | None = None, period: str | None = None) -> Result:
+        cat = self.cat
+        inds = needed_indicators(cat, ids)
+        res = Result(pl.DataFrame(schema=ROW_SCHEMA))
+        values: dict[str, pl.DataFrame] = {}
+        groups: dict[str, dict[tuple, list[spec.Indicator]]] = defaultdict(lambda: defaultdict(list))
+        for ind in inds:
+            if ind.source and ind.time:
+                key = (ind.time.column, ind.time.grain, ind.region if self.tree else None, ind.department)
+                groups[ind.source][key].append(ind)
+        for source_id, by_key in groups.items():
+            self._run_source(source_id, by_key, values, res)
+        for ind in inds:
+            if isinstance(ind.measure, spec.FormulaMeasure):
+                self._formula(ind, values, res)
+        frames = []
+        wanted = set(ids) if ids is not None else None
+        for ind in inds:
+            if ind.id in values and (wanted is None or ind.id in wanted):
+                frames.append(self._finish(ind, values[ind.id]))
+        if frames:
+            rows = pl.concat(frames, how="vertical")
+            if period is not None:
+                rows = rows.filter(pl.col("period") == period)
+            res.rows = rows.sort(["indicator", "period", "region", "department"], nulls_last=False)
+        return res
+
+    # -- one source
+    def _run_source(
+        self, source_id: str, by_key: dict[tuple, list[spec.Indicator]], values: dict[str, pl.DataFrame], res: Result
+    ) -> None:
+        cat = self.cat
+        try:
+            con = open_connector(cat, source_id)
+        except SourceError as e:
+            why = e.message
+            res.errors.append(str(cat.problem(("sources", source_id, *( [e.field] if e.field else [])), why)))
+            for inds in by_key.values():
+                for ind in inds:
+                    res.failed[ind.id] = why
+            return
+        res.warnings.extend(con.notes.warnings)
+        qb = QueryBuilder(con.columns(), con.dialect)
+        latest: list[str] = []
+        unknown_codes: dict[tuple[str, str | None], int] = defaultdict(int)
+        for (time_col, grain, region_col, dept_col), inds in by_key.items():
+            usable = []
+            for ind in inds:
+                missing = self._missing_columns(ind, qb)
+                if missing:
+                    res.errors.append(missing)
+                    res.failed[ind.id] = missing
+                else:
+                    usable.append(ind)
+            if not usable:
+                continue
+            try:
+                part = self._partials(con, qb, time_col, grain, region_col, dept_col, usable, res)
+            except SourceError as e:
+                msg = str(cat.problem(("sources", source_id), e.message))
+                res.errors.append(msg)
+                for ind in usable:
+                    res.failed[ind.id] = e.message
+                continue
+            if part.height:
+                latest.append(part["period"].max())  # type: ignore[arg-type]
+            if region_col and self.tree is not None:
+                # several groups may read the same column: count each record once
+                for r, n in part.group_by("r").agg(pl.col("__n").sum()).iter_rows():
+                    if r is None or r not in self.tree:
+                        unknown_codes[(region_col, r)] = max(unknown_codes[(region_col, r)], n)
+            for ind in usable:
+                try:
+                    values[ind.id] = self._indicator_values(ind, con, qb, part, res)
+                except SourceError as e:
+                    res.errors.append(str(cat.problem(("sources", source_id), e.message)))
+                    res.failed[ind.id] = e.message
+        for (col, code), n in sorted(unknown_codes.items(), key=lambda x: (x[0][0], str(x[0][1]))):
+            if code is None:
+                res.warnings.append(
+                    f"{con.label}: source '{source_id}': {col}: {n} records without a region id; counted at the root only"
+                )
+            else:
+                res.warnings.append(
+                    f"{con.label}: source '{source_id}': {col}: region id '{code}' is not in the region tree: "
+                    f"{n} records counted at the root only"
+                )
+        if latest:
+            last = max(latest, key=periods.ordinal)
+            res.latest[source_id] = last
+            lag = cat.config.sources[source_id].expected_lag
+            if lag is not None:
+                age = self.now.date() - periods.end(last)
+                if age > spec.parse_duration(lag):
+                    why = f"stale: latest period {last} ended {periods.end(last).isoformat()}, {age.days} days ago (expected_lag {lag})"
+                    res.stale[source_id] = why
+                    res.warnings.append(f"source '{source_id}': {why}")
+        con.close()
+
+    def _missing_columns(self, ind: spec.Indicator, qb: QueryBuilder) -> str | None:
+        from .catalogue.expressions import ExpressionError, check_where
+        from .catalogue.problems import did_you_mean
+
+        names = list(qb.columns)
+        path = self.cat.indicator_path(ind.id)
+        for fld, col in columns_of(ind):
+            if col.lower() not in (n.lower() for n in names):
+                parts = tuple(fld.split("."))
+                return str(self.cat.problem((*path, *parts), f"unknown column '{col}'{did_you_mean(col, names)}"))
+        for fld, where in wheres_of(ind):
+            try:
+                check_where(where, names)
+            except ExpressionError as e:
+                return str(self.cat.problem((*path, *fld.split(".")), str(e)))
+        return None
+
+    def _partials(
+        self,
+        con: Connector,
+        qb: QueryBuilder,
+        time_col: str,
+        grain: str,
+        region_col: str | None,
+        dept_col: str | None,
+        inds: list[spec.Indicator],
+        res: Result,
+    ) -> pl.DataFrame:
+        comps: list[Component] = []
+        for ind in inds:
+            for c in components_of(ind).values():
+                if c.decomposable and c not in comps:
+                    comps.append(c)
+        sql = render_for(qb.partials(time_col, grain, region_col, dept_col, comps), con.relation())
+        cached = self.store.get(con, sql) if self.store else None
+        if cached is not None:
+            raw = cached
+        else:
+            raw = con.fetch(sql)
+            if self.store:
+                self.store.put(con, sql, raw)
+        raw = raw.rename({f"c{i}": f"c{i}" for i in range(len(comps))})
+        # time keys → periods (a few thousand distinct keys at most)
+        keys = raw["k"].unique().to_list()
+        mapping: dict[object, str | None] = {}
+        bad: list[str] = []
+        for k in keys:
+            if k is None:
+                mapping[k] = None
+                continue
+            try:
+                mapping[k] = periods.to_period(k, grain)
+            except periods.PeriodError as e:
+                mapping[k] = None
+                bad.append(str(e))
+        kdf = pl.DataFrame({"k": keys, "period": [mapping[k] for k in keys]}, schema={"k": raw["k"].dtype, "period": pl.String})
+        raw = raw.join(kdf, on="k", how="left", nulls_equal=True)
+        dropped = raw.filter(pl.col("period").is_null())
+        if dropped.height:
+            n = int(dropped["__n"].sum())
+            example = f" ({bad[0]})" if bad else " (empty)"
+            res.warnings.append(
+                f"{con.label}: source '{con.source_id}': {time_col}: {n} records with no usable date skipped{example}"
+            )
+        raw = raw.filter(pl.col("period").is_not_null())
+        aggs = [pl.col("__n").sum()]
+        for i, c in enumerate(comps):
+            col = pl.col(f"c{i}")
+            aggs.append(col.min() if c.agg == "min" else col.max() if c.agg == "max" else col.sum())
+        part = raw.group_by(["period", "r", "d"]).agg(aggs)
+        part = part.with_columns(pl.col("r").cast(pl.String), pl.col("d").cast(pl.String))
+        # name the columns by component, so each indicator finds its own
+        return part.rename({f"c{i}": _comp_name(c) for i, c in enumerate(comps)})
+
+    # -- one indicator from the partials
+    def _node_map(self, rollup: str) -> pl.DataFrame:
+        assert self.tree is not None
+        codes, nodes = [], []
+        for r in self.tree:
+            targets = self.tree.ancestors_or_self(r.id) if rollup == "sum" else (r.id,)
+            for t in targets:
+                codes.append(r.id)
+                nodes.append(t)
+        return pl.DataFrame({"r": codes, "node": nodes}, schema={"r": pl.String, "node": pl.String})
+
+    def _indicator_values(
+        self, ind: spec.Indicator, con: Connector, qb: QueryBuilder, part: pl.DataFrame, res: Result
+    ) -> pl.DataFrame:
+        roles = components_of(ind)
+        dec = {role: c for role, c in roles.items() if c.decomposable}
+        hol = {role: c for role, c in roles.items() if not c.decomposable}
+        cols = [_comp_name(c) for c in dec.values()]
+        ytd = ind.accumulate == "ytd"
+        region_on = self.tree is not None and ind.region is not None
+
+        def fold(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+            aggs = [pl.col("__n").sum()]
+            for role, c in dec.items():
+                col = pl.col(_comp_name(c))
+                aggs.append(col.min() if c.agg == "min" else col.max() if c.agg == "max" else col.sum())
+            out = frame.group_by(by).agg(aggs)
+            if ytd:
+                out = out.with_columns(
+                    pl.col("period").map_elements(periods.ordinal, return_dtype=pl.Int64).alias("__ord"),
+                    pl.col("period").str.slice(0, 4).alias("__year"),
+                ).sort("__ord")
+                keys = [b for b in by if b != "period"] + ["__year"]
+                cums = []
+                for c in dec.values():
+                    col = pl.col(_comp_name(c))
+                    cum = col.cum_min() if c.agg == "min" else col.cum_max() if c.agg == "max" else col.fill_null(0).cum_sum()
+                    cums.append(cum.over(keys).alias(_comp_name(c)))
+                out = out.with_columns(cums).drop("__ord", "__year")
+            return out
+
+        base = part.select(["period", "r", "d", "__n", *dict.fromkeys(cols)])
+        # regions
+        if region_on:
+            nm = self._node_map(ind.rollup)
+            joined = base.join(nm, on="r", how="left").with_columns(pl.col("node").fill_null(self.root))
+            regions = fold(joined, ["period", "node"]).rename({"node": "region"})
+        else:
+            regions = fold(base, ["period"]).with_columns(pl.lit(self.root, pl.String).alias("region"))
+        regions = regions.with_columns(pl.lit(None, pl.String).alias("department"))
+        frames = [regions]
+        if ind.department:
+            depts = fold(base.filter(pl.col("d").is_not_null()), ["period", "d"]).rename({"d": "department"})
+            depts = depts.with_columns(pl.lit(self.root, pl.String).alias("region"))
+            frames.append(depts)
+        # holistic aggregates (median, count_distinct) run in the source
+        if hol:
+            extra_r, extra_d = self._holistic(ind, con, qb, part, hol, region_on)
+            frames[0] = frames[0].join(extra_r, on=["period", "region"], how="left")
+            if ind.department:
+                frames[1] = frames[1].join(extra_d, on=["period", "department"], how="left")
+        out = []
+        for f in frames:
+            out.append(
+                f.with_columns(_value_expr(ind, roles).alias("value"), pl.col("__n").alias("records")).select(
+                    list(_VALUE_SCHEMA)
+                )
+            )
+        return pl.concat([o.cast(_VALUE_SCHEMA) for o in out], how="vertical")
+
+    def _holistic(
+        self,
+        ind: spec.Indicator,
+        con: Connector,
+        qb: QueryBuilder,
+        part: pl.DataFrame,
+        hol: dict[str, Component],
+        region_on: bool,
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        assert ind.time is not None
+        grain = ind.time.grain
+        # time keys as the source returns them, re-derived with the same SQL (cheap: GROUP BY key)
+        key_sql = render_for(
+            qb.finish(f'SELECT DISTINCT {qb.time_key(ind.time.column, grain)} AS k FROM "__cockpit_source__"'),
+            con.relation(),
+        )
+        keys = [k for k in con.fetch(key_sql)["k"].to_list() if k is not None]
+        pmap: list[tuple[object, str]] = []
+        for k in keys:
+            try:
+                p = periods.to_period(k, grain)
+            except periods.PeriodError:
+                continue
+            if ind.accumulate == "ytd":
+                year_periods = sorted(
+                    {q for q in part["period"].unique().to_list() if q[:4] == p[:4] and periods.ordinal(q) >= periods.ordinal(p)}
+                )
+                pmap.extend((k, q) for q in year_periods)
+            else:
+                pmap.append((k, p))
+        if not pmap:
+            empty = pl.DataFrame(schema={"period": pl.String, "region": pl.String, "department": pl.String})
+            return empty.drop("department"), empty.drop("region")
+        comps = [(_comp_name(c), c) for c in hol.values()]
+        node_pairs = None
+        if region_on:
+            nm = self._node_map(ind.rollup)
+            node_pairs = list(zip(nm["r"].to_list(), nm["node"].to_list(), strict=True))
+        sql = qb.holistic(ind.time.column, grain, ind.region if region_on else None, comps, pmap, node_pairs, self.root)
+        reg = con.fetch(render_for(sql, con.relation())).rename({"node": "region"})
+        reg = reg.with_columns(pl.col("region").cast(pl.String), pl.col("period").cast(pl.String))
+        dep = pl.DataFrame(schema={"period": pl.String, "department": pl.String})
+        if ind.department:
+            sql = qb.holistic(ind.time.column, grain, ind.department, comps, pmap, None, None)
+            dep = con.fetch(render_for(sql, con.relation())).rename({"node": "department"})
+            dep = dep.with_columns(pl.col("department").cast(pl.String), pl.col("period").cast(pl.String))
+            dep = dep.filter(pl.col("department").is_not_null())
+        return reg, dep
+
+    # -- formulas
+    def _formula(self, ind: spec.Indicator, values: dict[str, pl.DataFrame], res: Result) -> None:
+        m = ind.measure
+        assert isinstance(m, spec.FormulaMeasure)
+        missing = [ref for ref in m.inputs.values() if ref not in values]
+        if missing:
+            res.failed[ind.id] = f"input '{missing[0]}' could not be computed"
+            return
+        joined: pl.DataFrame | None = None
+        keys = ["period", "region", "department"]
+        for name, ref in m.inputs.items():
+            f = values[ref].select([*keys, pl.col("value").alias(f"__in_{name}"), pl.col("records").alias(f"__rec_{name}")])
+            joined = f if joined is None else joined.join(f, on=keys, how="inner", nulls_equal=True)
+        assert joined is not None
+        tree = check_formula(m.expr, list(m.inputs)).tree
+        rec = pl.min_horizontal([pl.col(f"__rec_{n}") for n in m.inputs])
+        values[ind.id] = joined.select(
+            *keys, _polars_expr(tree).cast(pl.Float64).alias("value"), rec.cast(pl.Int64).alias("records")
+        ).cast(_VALUE_SCHEMA)
+
+    # -- targets, status, 同比/环比, rank
+    def _finish(self, ind: spec.Indicator, vals: pl.DataFrame) -> pl.DataFrame:
+        cumulative = ind.accumulate in ("ytd", "source")
+        pct = (ind.unit or "").strip() == "%"
+        ps = vals["period"].unique().to_list()
+        prev = {p: periods.previous(p) for p in ps}
+        ago = {p: periods.year_ago(p) for p in ps}
+        f = vals.with_columns(
+            pl.col("period").replace_strict(prev, default=None, return_dtype=pl.String).alias("__prev"),
+            pl.col("period").replace_strict(ago, default=None, return_dtype=pl.String).alias("__ago"),
+        )
+        base = vals.select(
+            pl.col("period").alias("__p"), "region", "department", pl.col("value").alias("__v")
+        )
+        keys = ["region", "department"]
+        f = f.join(base.rename({"__v": "__vprev"}), left_on=["__prev", *keys], right_on=["__p", *keys], how="left", nulls_equal=True)
+        f = f.join(base.rename({"__v": "__vago"}), left_on=["__ago", *keys], right_on=["__p", *keys], how="left", nulls_equal=True)
+
+        def change(prev_col: str) -> pl.Expr:
+            v, p = pl.col("value"), pl.col(prev_col)
+            if pct:
+                return pl.when(v.is_not_null() & p.is_not_null()).then(v - p).otherwise(None)
+            return pl.when(v.is_not_null() & p.is_not_null() & (p != 0)).then((v - p) / p.abs() * 100).otherwise(None)
+
+        f = f.with_columns(change("__vago").alias("yoy"), (pl.lit(None, pl.Float64) if cumulative else change("__vprev")).alias("mom"))
+        # targets per (region, year)
+        pairs = f.select("region", pl.col("period").str.slice(0, 4).alias("__y")).unique()
+        tmap = {(r, y): resolve_target(ind.target, r, y) for r, y in pairs.iter_rows()}
+        tdf = pl.DataFrame(
+            {"region": [k[0] for k in tmap], "__y": [k[1] for k in tmap], "target": list(tmap.values())},
+            schema={"region": pl.String, "__y": pl.String, "target": pl.Float64},
+        )
+        f = f.with_columns(pl.col("period").str.slice(0, 4).alias("__y")).join(tdf, on=["region", "__y"], how="left", nulls_equal=True)
+        f = f.with_columns(_status_expr(ind).alias("status"))
+        # rank among siblings (regions with the same parent) or among departments
+        parent = {r.id: r.parent for r in self.tree} if self.tree else {}
+        f = f.with_columns(
+            pl.when(pl.col("department").is_not_null())
+            .then(pl.lit("__dept__"))
+            .otherwise(pl.col("region").replace_strict(parent, default=None, return_dtype=pl.String))
+            .alias("__parent")
+        )
+        desc = ind.direction == "higher_better"
+        ranked = f.with_columns(
+            pl.when(pl.col("__parent").is_not_null() & pl.col("value").is_not_null() & pl.col("value").is_not_nan())
+            .then(pl.col("value"))
+            .otherwise(None)
+            .alias("__rv")
+        ).with_columns(
+            pl.col("__rv").rank(method="min", descending=desc).over(["period", "__parent"]).cast(pl.Int64).alias("rank")
+        )
+        return ranked.with_columns(pl.lit(ind.id).alias("indicator")).select(list(ROW_SCHEMA)).cast(ROW_SCHEMA)
+
+
+def _comp_name(c: Component) -> str:
+    import hashlib
+
+    return "c_" + hashlib.sha1(repr(c).encode()).hexdigest()[:10]
+
+
+def _value_expr(ind: spec.Indicator, roles: dict[str, Component]) -> pl.Expr:
+    def side(role: str, agg: str) -> pl.Expr:
+        if agg == "mean":
+            s, n = pl.col(_comp_name(roles[f"{role}.sum"])), pl.col(_comp_name(roles[f"{role}.n"]))
+            return pl.when(n > 0).then(s / n).otherwise(None)
+        c = roles[role]
+        col = pl.col(_comp_name(c)).cast(pl.Float64)
+        if c.agg in ("count", "count_col", "sum", "count_distinct"):
+            return col.fill_null(0.0)
+        return col
+
+    m = ind.measure
+    if isinstance(m, spec.CountMeasure):
+        return side("v", "count")
+    if isinstance(m, spec.ColumnMeasure):
+        return side("v", m.type)
+    assert isinstance(m, spec.RatioMeasure)
+    num, den = side("num", m.numerator.agg), side("den", m.denominator.agg)
+    return pl.when(den.is_not_null() & (den != 0)).then(num / den * m.scale).otherwise(None)
+
+
+def _status_expr(ind: spec.Indicator) -> pl.Expr:
+    v = pl.col("value")
+    valid = v.is_not_null() & v.is_not_nan()
+    if ind.bands is not None:
+        b = ind.bands
+        return (
+            pl.when(~valid).then(None)
+            .when(v < b.blue).then(pl.lit("blue"))
+            .when(v < b.lightblue).then(pl.lit("lightblue"))
+            .when(v < b.green).then(pl.lit("green"))
+            .when(v < b.yellow).then(pl.lit("yellow"))
+            .otherwise(pl.lit("red"))
+        )
+    if ind.thresholds is not None:
+        t = ind.thresholds
+        if ind.direction == "higher_better":
+            return pl.when(~valid).then(None).when(v >= t.green).then(pl.lit("green")).when(v >= t.yellow).then(pl.lit("yellow")).otherwise(pl.lit("red"))
+        return pl.when(~valid).then(None).when(v <= t.green).then(pl.lit("green")).when(v <= t.yellow).then(pl.lit("yellow")).otherwise(pl.lit("red"))
+    return pl.lit(None, pl.String)
+
+
+def resolve_target(target: spec.Target | None, region: str | None, year: str) -> float | None:
+    """A region's own entry first, then the year's, then ``default`` (contract section 3)."""
+    if target is None:
+        return None
+    if not isinstance(target, dict):
+        return float(target)
+    for key in (region, year, "default"):
+        if key is not None and key in target:
+            return float(target[key])
+    return None
+
+
+def _polars_expr(node: exp.Expression) -> pl.Expr:
+    """A checked formula tree as a Polars expression; x / 0 is null."""
+    if isinstance(node, exp.Paren):
+        return _polars_expr(node.this)
+    if isinstance(node, exp.Column):
+        return pl.col(f"__in_{node.name}")
+    if isinstance(node, exp.Literal):
+        return pl.lit(float(node.this))
+    if isinstance(node, exp.Neg):
+        return -_polars_expr(node.this)
+    if isinstance(node, exp.Abs):
+        return _polars_expr(node.this).abs()
+    if isinstance(node, exp.Round):
+        digits = int(node.args["decimals"].this) if node.args.get("decimals") is not None else 0
+        return _polars_expr(node.this).round(digits)
+    left, right = _polars_expr(node.this), _polars_expr(node.expression)
+    if isinstance(node, exp.Add):
+        return left + right
+    if isinstance(node, exp.Sub):
+        return left - right
+    if isinstance(node, exp.Mul):
+        return left * right
+    if isinstance(node, exp.Div):
+        return pl.when(right != 0).then(left / right).otherwise(None)
+    if isinstance(node, exp.Mod):
+        return pl.when(right != 0).then(left % right).otherwise(None)
+    raise ValueError(f"unsupported formula node {type(node).__name__}")
+
+
+def rows_as_records(rows: pl.DataFrame) -> list[dict[str, object]]:
+    """Rows as JSON-ready dicts with exactly the contract's fields; NaN becomes null."""
+    out = []
+    for r in rows.select(OUTPUT_COLUMNS).iter_rows(named=True):
+        for k in ("value", "target", "yoy", "mom"):
+            v = r[k]
+            if v is not None and (math.isnan(v) or math.isinf(v)):
+                r[k] = None
+        out.append(r)
+    return out

@@ -1,0 +1,200 @@
+"""The aggregate SQL an indicator needs, rendered in the dialect of its source.
+
+All indicators that share a source, time column, grain, region column and
+department column are computed by ONE query that scans the source once and
+returns *partial aggregates* per (time key, region code, department code):
+counts, sums, minima and maxima, each with its own ``FILTER (WHERE …)``.
+The region tree, year-to-date sums and ratios are then folded from those
+few thousand rows in Polars. A province's billions of rows never leave the
+database.
+
+Medians and distinct counts cannot be folded from parts. For them a second
+query joins the records to an ancestor map (each region code → itself and
+every ancestor) and, for year-to-date, a period map, so the database
+aggregates every node of the tree in one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlglot
+
+from connectors.base import ColumnInfo
+
+from .catalogue.expressions import check_where, render
+
+DECOMPOSABLE = ("count", "count_col", "sum", "min", "max")
+FILTER_DIALECTS = {"duckdb", "postgres", "sqlite", "spark", "databricks", "trino", "presto"}
+PLACEHOLDER = "__cockpit_source__"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One aggregate over the source: ``agg(column) FILTER (WHERE where)``."""
+
+    agg: str  # count | count_col | sum | min | max | median | count_distinct
+    column: str | None
+    where: str | None
+
+    @property
+    def decomposable(self) -> bool:
+        return self.agg in DECOMPOSABLE
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+class QueryBuilder:
+    """Builds SQL (written in DuckDB's dialect, transpiled by sqlglot) for one source."""
+
+    def __init__(self, columns: dict[str, ColumnInfo], dialect: str) -> None:
+        self.columns = columns
+        self.dialect = dialect
+        self._lower = {c.lower(): c for c in columns}
+
+    def real(self, name: str) -> str:
+        """The source's spelling of a column named in the config."""
+        return self._lower.get(name.lower(), name)
+
+    def kind(self, name: str) -> str:
+        info = self.columns.get(self.real(name))
+        return info.kind if info else "other"
+
+    # -- expressions
+    def time_key(self, column: str, grain: str) -> str:
+        col = _q(self.real(column))
+        kind = self.kind(column)
+        if kind in ("date", "timestamp"):
+            ts = f"CAST({col} AS TIMESTAMP)"
+            if grain == "day":
+                return f"CAST(CAST({col} AS DATE) AS TIMESTAMP)"
+            return f"CAST(DATE_TRUNC('{grain}', {ts}) AS TIMESTAMP)"
+        if kind == "integer":
+            return col
+        if kind == "float":
+            return f"CAST({col} AS BIGINT)"
+        return f"SUBSTR(TRIM(CAST({col} AS VARCHAR)), 1, 10)"
+
+    def code(self, column: str) -> str:
+        """A region or department id as text (130302 stored as a number matches '130302')."""
+        col = _q(self.real(column))
+        kind = self.kind(column)
+        if kind == "float":
+            return f"CAST(CAST({col} AS BIGINT) AS VARCHAR)"
+        if kind == "text":
+            return f"TRIM({col})"
+        return f"CAST({col} AS VARCHAR)"
+
+    def value(self, column: str) -> str:
+        col = _q(self.real(column))
+        kind = self.kind(column)
+        if kind == "boolean":
+            return f"CAST({col} AS INTEGER)"
+        if kind in ("text", "other"):
+            return f"TRY_CAST({col} AS DOUBLE)" if self.dialect == "duckdb" else f"CAST({col} AS DOUBLE)"
+        return col
+
+    def where_sql(self, where: str) -> str:
+        tree = check_where(where).tree
+        return render(tree, "duckdb", {c: c for c in self.columns})
+
+    def aggregate(self, c: Component) -> str:
+        cond = self.where_sql(c.where) if c.where else None
+        use_filter = self.dialect in FILTER_DIALECTS
+        if c.agg == "count":
+            if cond is None:
+                return "COUNT(*)"
+            return f"COUNT(*) FILTER (WHERE {cond})" if use_filter else f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
+        assert c.column is not None
+        if c.agg == "count_distinct":
+            arg = _q(self.real(c.column))
+            if cond is None:
+                return f"COUNT(DISTINCT {arg})"
+            return (
+                f"COUNT(DISTINCT {arg}) FILTER (WHERE {cond})"
+                if use_filter
+                else f"COUNT(DISTINCT CASE WHEN {cond} THEN {arg} END)"
+            )
+        if c.agg == "count_col":
+            arg = _q(self.real(c.column))
+            fn = "COUNT"
+        else:
+            arg = self.value(c.column)
+            fn = {"sum": "SUM", "min": "MIN", "max": "MAX", "median": "MEDIAN"}[c.agg]
+        if cond is None:
+            return f"{fn}({arg})"
+        return f"{fn}({arg}) FILTER (WHERE {cond})" if use_filter else f"{fn}(CASE WHEN {cond} THEN {arg} END)"
+
+    # -- whole queries
+    def partials(
+        self, time_col: str, grain: str, region: str | None, department: str | None, comps: Sequence[Component]
+    ) -> str:
+        """Partial aggregates per (k, r, d); the decomposable components only."""
+        select = [
+            f"{self.time_key(time_col, grain)} AS k",
+            f"{self.code(region)} AS r" if region else "CAST(NULL AS VARCHAR) AS r",
+            f"{self.code(department)} AS d" if department else "CAST(NULL AS VARCHAR) AS d",
+            "COUNT(*) AS __n",
+        ]
+        select += [f"{self.aggregate(c)} AS c{i}" for i, c in enumerate(comps)]
+        sql = f"SELECT {', '.join(select)} FROM {_q(PLACEHOLDER)} GROUP BY 1, 2, 3"
+        return self.finish(sql)
+
+    def holistic(
+        self,
+        time_col: str,
+        grain: str,
+        group_col: str | None,
+        comps: Sequence[tuple[str, Component]],
+        period_map: Iterable[tuple[object, str]],
+        node_map: Iterable[tuple[str, str]] | None,
+        root: str | None,
+    ) -> str:
+        """Medians and distinct counts per (period, node), mapped inside the database.
+
+        ``period_map`` pairs each time key with the period(s) it counts in
+        (several for year-to-date); ``node_map`` pairs each region code with
+        the node(s) it counts in (None: group by ``group_col`` as it is).
+        """
+        key = self.time_key(time_col, grain)
+        pm = ", ".join(f"({self._key_literal(k)}, {_lit(p)})" for k, p in period_map)
+        ctes = [f"pm(k, p) AS (VALUES {pm})"]
+        joins = f" JOIN pm ON {key} = pm.k"
+        if node_map is not None and group_col is not None:
+            nm = ", ".join(f"({_lit(c)}, {_lit(n)})" for c, n in node_map)
+            ctes.append(f"nm(code, node) AS (VALUES {nm})")
+            joins += f" LEFT JOIN nm ON {self.code(group_col)} = nm.code"
+            node = f"COALESCE(nm.node, {_lit(root or '')})"
+        elif group_col is not None:
+            node = self.code(group_col)
+        else:
+            node = _lit(root) if root else "CAST(NULL AS VARCHAR)"
+        select = ["pm.p AS period", f"{node} AS node"] + [f"{self.aggregate(c)} AS {alias}" for alias, c in comps]
+        sql = f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {_q(PLACEHOLDER)}{joins} GROUP BY 1, 2"
+        return self.finish(sql)
+
+    def _key_literal(self, k: object) -> str:
+        if isinstance(k, dt.datetime | dt.date):
+            return f"CAST({_lit(k.isoformat(sep=' ') if isinstance(k, dt.datetime) else k.isoformat() + ' 00:00:00')} AS TIMESTAMP)"
+        if isinstance(k, int | float) and not isinstance(k, bool):
+            return str(int(k))
+        return _lit(str(k))
+
+    def finish(self, sql: str) -> str:
+        """Transpile from DuckDB's dialect to the source's and put the source in."""
+        if self.dialect != "duckdb":
+            sql = sqlglot.transpile(sql, read="duckdb", write=self.dialect)[0]
+        placeholder = sqlglot.exp.to_identifier(PLACEHOLDER, quoted=True).sql(dialect=self.dialect)
+        return sql.replace(placeholder, "{relation}")
+
+
+def render_for(sql_template: str, relation: str) -> str:
+    return sql_template.replace("{relation}", relation)

@@ -1,0 +1,52 @@
+"""The last stage of ``cockpit validate``: reach every source, check every column."""
+
+from __future__ import annotations
+
+from connectors import SourceError
+
+from .catalogue.expressions import ExpressionError, check_where
+from .catalogue.load import Catalogue
+from .catalogue.problems import Problem, did_you_mean
+from .engine import columns_of, open_connector, wheres_of
+
+
+def check_sources(cat: Catalogue) -> tuple[list[Problem], list[str]]:
+    """Problems (each source reached, each named column present) and data warnings."""
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    for source_id in cat.config.sources:
+        users = [i for i in cat.config.indicators if i.source == source_id]
+        try:
+            con = open_connector(cat, source_id)
+        except SourceError as e:
+            problems.append(cat.problem(("sources", source_id, *([e.field] if e.field else [])), e.message))
+            continue
+        warnings.extend(con.notes.warnings)
+        cols = con.columns()
+        names = list(cols)
+        lowered = {n.lower(): n for n in names}
+        for ind in users:
+            path = cat.indicator_path(ind.id)
+            for field, col in columns_of(ind):
+                if col.lower() not in lowered:
+                    problems.append(
+                        cat.problem((*path, *field.split(".")), f"unknown column '{col}'{did_you_mean(col, names)}")
+                    )
+            for field, where in wheres_of(ind):
+                try:
+                    check_where(where, names)
+                except ExpressionError as e:
+                    problems.append(cat.problem((*path, *field.split(".")), str(e)))
+            if ind.time and ind.time.column.lower() in lowered:
+                kind = cols[lowered[ind.time.column.lower()]].kind
+                if kind in ("integer", "float") and ind.time.grain != "year":
+                    problems.append(
+                        cat.problem(
+                            (*path, "time", "grain"),
+                            f"column '{ind.time.column}' holds numbers, read as years; grain must be year, not {ind.time.grain}",
+                        )
+                    )
+                if kind == "boolean":
+                    problems.append(cat.problem((*path, "time", "column"), f"column '{ind.time.column}' holds true/false, not dates"))
+        con.close()
+    return problems, warnings
