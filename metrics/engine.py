@@ -315,7 +315,10 @@ class Engine:
             raw = con.fetch(sql)
             if self.store:
                 self.store.put(con, sql, raw)
-        raw = raw.rename({f"c{i}": f"c{i}" for i in range(len(comps))})
+        # integer sums come back as DECIMAL(38,0) from DuckDB and NUMERIC from PostgreSQL: use doubles
+        raw = raw.with_columns(
+            [pl.col(f"c{i}").cast(pl.Float64) for i in range(len(comps))] + [pl.col("__n").cast(pl.Int64)]
+        )
         # time keys → periods (a few thousand distinct keys at most)
         keys = raw["k"].unique().to_list()
         mapping: dict[object, str | None] = {}
@@ -458,12 +461,13 @@ class Engine:
             node_pairs = list(zip(nm["r"].to_list(), nm["node"].to_list(), strict=True))
         sql = qb.holistic(ind.time.column, grain, ind.region if region_on else None, comps, pmap, node_pairs, self.root)
         reg = con.fetch(render_for(sql, con.relation())).rename({"node": "region"})
-        reg = reg.with_columns(pl.col("region").cast(pl.String), pl.col("period").cast(pl.String))
+        aliases = [a for a, _ in comps]
+        reg = reg.with_columns(pl.col("region").cast(pl.String), pl.col("period").cast(pl.String), *[pl.col(a).cast(pl.Float64) for a in aliases])
         dep = pl.DataFrame(schema={"period": pl.String, "department": pl.String})
         if ind.department:
             sql = qb.holistic(ind.time.column, grain, ind.department, comps, pmap, None, None)
             dep = con.fetch(render_for(sql, con.relation())).rename({"node": "department"})
-            dep = dep.with_columns(pl.col("department").cast(pl.String), pl.col("period").cast(pl.String))
+            dep = dep.with_columns(pl.col("department").cast(pl.String), pl.col("period").cast(pl.String), *[pl.col(a).cast(pl.Float64) for a in aliases])
             dep = dep.filter(pl.col("department").is_not_null())
         return reg, dep
 

@@ -81,9 +81,7 @@ DISTRICTS: tuple[Region, ...] = CITY.children
 """The root's children: districts (区) and counties (县)."""
 TOWNS: tuple[Region, ...] = tuple(town for district in DISTRICTS for town in district.children)
 REGION_NAMES: dict[str, str] = {region.id: region.name for region in CITY.walk()}
-PARENT: dict[str, str] = {
-    child.id: node.id for node in CITY.walk() for child in node.children
-}
+PARENT: dict[str, str] = {child.id: node.id for node in CITY.walk() for child in node.children}
 
 DEPARTMENTS: tuple[Department, ...] = (
     Department("zwfw", "市政务服务管理办公室"),

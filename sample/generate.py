@@ -25,7 +25,6 @@ import argparse
 import csv
 import time
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sample.city import CITY, DONGHU_ID, DISTRICTS, ROOT_ID, STORM_DAYS, STORM_DISTRICT_IDS
+from sample.city import CITY, DISTRICTS, DONGHU_ID, ROOT_ID, STORM_DAYS, STORM_DISTRICT_IDS
 
 GENERATOR_VERSION = "1"
 DEFAULT_SEED = 20261129
@@ -176,11 +175,20 @@ def _time_of_day(rng: np.random.Generator, n: int, hourly: Sequence[float]) -> n
     return hour * 3600 + rng.integers(0, 3600, size=n)
 
 
-OFFICE_HOURS = [0, 0, 0, 0, 0, 0, 0, 0.2, 1.0, 1.2, 1.2, 0.9, 0.3, 0.6, 1.1, 1.1, 1.0, 0.5, 0.05, 0, 0, 0, 0, 0]
-ONLINE_HOURS = [0.2, 0.1, 0.05, 0.05, 0.05, 0.1, 0.3, 0.6, 1.0, 1.2, 1.2, 1.0, 0.7, 0.8, 1.1, 1.1, 1.0, 0.9,
-                0.7, 0.7, 0.8, 0.8, 0.6, 0.4]
-HOTLINE_HOURS = [0.1, 0.05, 0.03, 0.03, 0.05, 0.1, 0.3, 0.7, 1.2, 1.3, 1.3, 1.1, 0.8, 0.9, 1.2, 1.2, 1.1, 1.0,
-                 0.9, 0.9, 0.8, 0.6, 0.4, 0.2]
+# Relative volume by hour of day: office counters, online applications, hotline calls.
+# fmt: off
+OFFICE_HOURS = [
+    0, 0, 0, 0, 0, 0, 0, 0.2, 1.0, 1.2, 1.2, 0.9, 0.3, 0.6, 1.1, 1.1, 1.0, 0.5, 0.05, 0, 0, 0, 0, 0
+]
+ONLINE_HOURS = [
+    0.2, 0.1, 0.05, 0.05, 0.05, 0.1, 0.3, 0.6, 1.0, 1.2, 1.2, 1.0, 0.7, 0.8, 1.1, 1.1, 1.0, 0.9, 0.7,
+    0.7, 0.8, 0.8, 0.6, 0.4
+]
+HOTLINE_HOURS = [
+    0.1, 0.05, 0.03, 0.03, 0.05, 0.1, 0.3, 0.7, 1.2, 1.3, 1.3, 1.1, 0.8, 0.9, 1.2, 1.2, 1.1, 1.0, 0.9,
+    0.9, 0.8, 0.6, 0.4, 0.2
+]
+# fmt: on
 
 
 def _timestamps(days: np.ndarray, seconds: np.ndarray) -> pa.Array:
@@ -194,12 +202,17 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
 
 # --------------------------------------------------------------------------- 一网通办 cases
 
-SERVICE_DEPTS = ["gaj", "sw", "rsj", "scjg", "ybj", "gjj", "zrzy", "zjj", "wjw", "mzj", "jtj", "sthj", "zwfw",
-                 "fgw", "tjj"]
+# fmt: off
+SERVICE_DEPTS = [
+    "gaj", "sw", "rsj", "scjg", "ybj", "gjj", "zrzy", "zjj", "wjw", "mzj", "jtj", "sthj", "zwfw",
+    "fgw", "tjj"
+]
+# fmt: on
 SERVICE_DEPT_P = [0.17, 0.12, 0.12, 0.10, 0.10, 0.08, 0.05, 0.05, 0.05, 0.05, 0.05, 0.02, 0.02, 0.01, 0.01]
 # Department effect on the online rate, in probability points: some business needs a visit.
-SERVICE_DEPT_ONLINE = np.array([-0.05, 0.06, 0.015, 0.035, 0.025, 0.05, -0.07, -0.025, -0.03, -0.05, -0.005,
-                                0.0, 0.0, 0.03, 0.05])
+SERVICE_DEPT_ONLINE = np.array(
+    [-0.05, 0.06, 0.015, 0.035, 0.025, 0.05, -0.07, -0.025, -0.03, -0.05, -0.005, 0.0, 0.0, 0.03, 0.05]
+)
 DISTRICT_ONLINE = np.array([0.012, 0.004, 0.0, 0.01, 0.002, -0.018, -0.012, -0.008])
 # 东湖县 from 2026-03 to 2026-10: how far its online rate has slid below normal.
 DONGHU_SLIDE = np.array([0.025, 0.055, 0.08, 0.095, 0.10, 0.105, 0.105, 0.105])
@@ -209,13 +222,15 @@ ITEM_TYPES = ["行政许可", "公共服务", "行政确认", "行政给付", "�
 ITEM_P = [0.28, 0.42, 0.16, 0.06, 0.08]
 # Promised working days per item type: candidate values and their weights.
 PROMISED_VALUES = np.array([1, 2, 3, 5, 7, 10, 15, 20])
-PROMISED_P = np.array([
-    [0.00, 0.00, 0.10, 0.30, 0.15, 0.25, 0.15, 0.05],  # 行政许可
-    [0.25, 0.25, 0.25, 0.20, 0.05, 0.00, 0.00, 0.00],  # 公共服务
-    [0.05, 0.10, 0.30, 0.35, 0.15, 0.05, 0.00, 0.00],  # 行政确认
-    [0.00, 0.00, 0.10, 0.40, 0.20, 0.30, 0.00, 0.00],  # 行政给付
-    [0.00, 0.05, 0.25, 0.35, 0.15, 0.20, 0.00, 0.00],  # 其他行政权力
-])
+PROMISED_P = np.array(
+    [
+        [0.00, 0.00, 0.10, 0.30, 0.15, 0.25, 0.15, 0.05],  # 行政许可
+        [0.25, 0.25, 0.25, 0.20, 0.05, 0.00, 0.00, 0.00],  # 公共服务
+        [0.05, 0.10, 0.30, 0.35, 0.15, 0.05, 0.00, 0.00],  # 行政确认
+        [0.00, 0.00, 0.10, 0.40, 0.20, 0.30, 0.00, 0.00],  # 行政给付
+        [0.00, 0.05, 0.25, 0.35, 0.15, 0.20, 0.00, 0.00],  # 其他行政权力
+    ]
+)
 ITEM_IMMEDIATE = np.array([0.08, 0.38, 0.25, 0.05, 0.15])
 ITEM_MATERIALS = np.array([5.5, 2.2, 3.0, 3.5, 3.2])
 CHANNELS = ["网办", "窗口", "自助"]
@@ -241,9 +256,7 @@ def service_records(rng: np.random.Generator, n: int) -> pa.Table:
     online = rng.random(n) < p_online
     channel = np.where(online, 0, np.where(rng.random(n) < 0.22, 2, 1)).astype(np.int8)
 
-    seconds = np.where(
-        online, _time_of_day(rng, n, ONLINE_HOURS), _time_of_day(rng, n, OFFICE_HOURS)
-    )
+    seconds = np.where(online, _time_of_day(rng, n, ONLINE_HOURS), _time_of_day(rng, n, OFFICE_HOURS))
 
     promised = PROMISED_VALUES[_pick_rows(rng, PROMISED_P, item)].astype(np.int32)
     immediate = rng.random(n) < ITEM_IMMEDIATE[item] + 0.012 * t
@@ -266,7 +279,9 @@ def service_records(rng: np.random.Generator, n: int) -> pa.Table:
         np.round((actual - whole) * 8 * 3600).astype(np.int64) * 1_000_000,
     )
     accepted = day.astype("datetime64[us]") + (seconds * 1_000_000).astype("timedelta64[us]")
-    finished = accepted + (finish_day - accept_day).astype("timedelta64[us]") + extra_us.astype("timedelta64[us]")
+    finished = (
+        accepted + (finish_day - accept_day).astype("timedelta64[us]") + extra_us.astype("timedelta64[us]")
+    )
 
     u = rng.random(n)
     trips = np.select(
@@ -280,22 +295,24 @@ def service_records(rng: np.random.Generator, n: int) -> pa.Table:
     rating = (5 - _pick(rng, [0.885, 0.085, 0.02, 0.005, 0.005], n)).astype(np.int8)
 
     case_no = _yyyymmdd(day) * 1_000_000 + seq
-    return pa.table({
-        "case_id": _prefixed("SW", case_no),
-        "accepted_at": pa.array(accepted, pa.timestamp("us")),
-        "finished_at": pa.array(finished, pa.timestamp("us")),
-        "region_code": _labels(LEAF_CODES, leaf),
-        "dept_code": _labels(SERVICE_DEPTS, dept),
-        "item_type": _labels(ITEM_TYPES, item),
-        "channel": _labels(CHANNELS, channel),
-        "promised_days": pa.array(promised, pa.int32()),
-        "actual_days": pa.array(actual, pa.float64()),
-        "on_time": pa.array(on_time, pa.bool_()),
-        "trips": pa.array(trips, pa.int8()),
-        "materials": pa.array(materials, pa.int16()),
-        "immediate": pa.array(immediate, pa.bool_()),
-        "rating": pa.array(rating, pa.int8(), mask=~rated),
-    })
+    return pa.table(
+        {
+            "case_id": _prefixed("SW", case_no),
+            "accepted_at": pa.array(accepted, pa.timestamp("us")),
+            "finished_at": pa.array(finished, pa.timestamp("us")),
+            "region_code": _labels(LEAF_CODES, leaf),
+            "dept_code": _labels(SERVICE_DEPTS, dept),
+            "item_type": _labels(ITEM_TYPES, item),
+            "channel": _labels(CHANNELS, channel),
+            "promised_days": pa.array(promised, pa.int32()),
+            "actual_days": pa.array(actual, pa.float64()),
+            "on_time": pa.array(on_time, pa.bool_()),
+            "trips": pa.array(trips, pa.int8()),
+            "materials": pa.array(materials, pa.int16()),
+            "immediate": pa.array(immediate, pa.bool_()),
+            "rating": pa.array(rating, pa.int8(), mask=~rated),
+        }
+    )
 
 
 def _yyyymmdd(days: np.ndarray) -> np.ndarray:
@@ -309,35 +326,48 @@ def _yyyymmdd(days: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- 12345 hotline
 
-TOPICS = ["噪音扰民", "物业管理", "道路交通", "供水供电", "劳动社保", "市场监管", "城市管理", "医疗卫生", "生态环境",
-          "政务服务", "其他"]
+# fmt: off
+TOPICS = [
+    "噪音扰民", "物业管理", "道路交通", "供水供电", "劳动社保", "市场监管", "城市管理", "医疗卫生", "生态环境", "政务服务", "其他"
+]
+# fmt: on
 TOPIC_P = np.array([0.08, 0.12, 0.10, 0.09, 0.12, 0.11, 0.13, 0.07, 0.05, 0.08, 0.05])
 TOPIC_UTILITY, TOPIC_CITY = TOPICS.index("供水供电"), TOPICS.index("城市管理")
 CATEGORIES = ["咨询", "求助", "投诉", "举报", "建议"]
 CATEGORY_P = [0.45, 0.15, 0.25, 0.05, 0.10]
 HOTLINE_DEPTS = ["rx12345", "gaj", "sthj", "zjj", "jtj", "rsj", "scjg", "cgj", "wjw", "ybj", "zwfw", "mzj"]
 # Handling department by topic (rows: TOPICS, columns: HOTLINE_DEPTS).
-TOPIC_DEPT = np.array([
-    [0.00, 0.60, 0.40, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # 噪音扰民
-    [0.05, 0, 0, 0.95, 0, 0, 0, 0, 0, 0, 0, 0],  # 物业管理
-    [0.00, 0.45, 0, 0, 0.55, 0, 0, 0, 0, 0, 0, 0],  # 道路交通
-    [0.05, 0, 0, 0.95, 0, 0, 0, 0, 0, 0, 0, 0],  # 供水供电
-    [0.00, 0, 0, 0, 0, 0.85, 0, 0, 0, 0.15, 0, 0],  # 劳动社保
-    [0.00, 0, 0, 0, 0, 0, 1.00, 0, 0, 0, 0, 0],  # 市场监管
-    [0.05, 0, 0, 0, 0, 0, 0, 0.95, 0, 0, 0, 0],  # 城市管理
-    [0.00, 0, 0, 0, 0, 0, 0, 0, 0.70, 0.30, 0, 0],  # 医疗卫生
-    [0.00, 0, 1.00, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # 生态环境
-    [0.10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.90, 0],  # 政务服务
-    [0.60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.40],  # 其他
-])
+TOPIC_DEPT = np.array(
+    [
+        [0.00, 0.60, 0.40, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # 噪音扰民
+        [0.05, 0, 0, 0.95, 0, 0, 0, 0, 0, 0, 0, 0],  # 物业管理
+        [0.00, 0.45, 0, 0, 0.55, 0, 0, 0, 0, 0, 0, 0],  # 道路交通
+        [0.05, 0, 0, 0.95, 0, 0, 0, 0, 0, 0, 0, 0],  # 供水供电
+        [0.00, 0, 0, 0, 0, 0.85, 0, 0, 0, 0.15, 0, 0],  # 劳动社保
+        [0.00, 0, 0, 0, 0, 0, 1.00, 0, 0, 0, 0, 0],  # 市场监管
+        [0.05, 0, 0, 0, 0, 0, 0, 0.95, 0, 0, 0, 0],  # 城市管理
+        [0.00, 0, 0, 0, 0, 0, 0, 0, 0.70, 0.30, 0, 0],  # 医疗卫生
+        [0.00, 0, 1.00, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # 生态环境
+        [0.10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.90, 0],  # 政务服务
+        [0.60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.40],  # 其他
+    ]
+)
 DISTRICT_SATISFIED = np.array([0.01, 0.0, 0.02, 0.005, -0.02, -0.03, 0.0, -0.01])
 
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
-                "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔汤")
-GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂兰玉华红梅建国志斌海波宁晨宇浩然子轩欣怡梓涵雨萱"
-             "佳琪思远博文嘉怡俊杰晓东春燕秋菊冬梅立新永利淑珍凤琴国庆德胜文静丹慧颖婷雪莉鹏飞")
-PHONE_PREFIXES = [130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156, 157, 158,
-                  159, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189]
+SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
+    "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔汤"
+)
+GIVEN = list(
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂兰玉华红梅建国志斌海波宁晨宇浩然子轩欣怡梓涵雨萱"
+    "佳琪思远博文嘉怡俊杰晓东春燕秋菊冬梅立新永利淑珍凤琴国庆德胜文静丹慧颖婷雪莉鹏飞"
+)
+# fmt: off
+PHONE_PREFIXES = [
+    130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156, 157, 158, 159, 180,
+    181, 182, 183, 184, 185, 186, 187, 188, 189
+]
+# fmt: on
 ID_REGIONS = [*DISTRICT_IDS, "130200", "130203", "110105", "120101", "210202", "370102"]
 ID_WEIGHTS = 0.85 * np.r_[DISTRICT_SHARE, np.zeros(6)] + 0.025 * np.r_[np.zeros(8), np.ones(6)]
 ID_CHECK = np.array(list("10X98765432"))
@@ -400,7 +430,9 @@ def hotline_tickets(rng: np.random.Generator, scale: float) -> pa.Table:
     storm_call = rng.random(n) < (mult - 1) / mult  # the calls the storm added
 
     topic = _pick(rng, TOPIC_P, n)
-    topic = np.where(storm_call, np.where(rng.random(n) < 0.6, TOPIC_UTILITY, TOPIC_CITY), topic).astype(np.int16)
+    topic = np.where(storm_call, np.where(rng.random(n) < 0.6, TOPIC_UTILITY, TOPIC_CITY), topic).astype(
+        np.int16
+    )
     category = _pick(rng, CATEGORY_P, n)
     category = np.where(storm_call, _pick(rng, [0.2, 0.5, 0.3, 0.0, 0.0], n), category).astype(np.int16)
     dept = _pick_rows(rng, TOPIC_DEPT, topic)
@@ -409,8 +441,14 @@ def hotline_tickets(rng: np.random.Generator, scale: float) -> pa.Table:
     answered = rng.random(n) < np.where(in_storm, 0.66, 0.942 + 0.003 * t)
     advice = category == 0
     revisited = answered & (rng.random(n) < np.where(advice, 0.55, 0.86))
-    p_satisfied = (0.838 + 0.006 * t + DISTRICT_SATISFIED[district] + np.where(advice, 0.06, 0.0)
-                   - np.where(category == 2, 0.07, 0.0) - np.where(storm_call, 0.12, 0.0))
+    p_satisfied = (
+        0.838
+        + 0.006 * t
+        + DISTRICT_SATISFIED[district]
+        + np.where(advice, 0.06, 0.0)
+        - np.where(category == 2, 0.07, 0.0)
+        - np.where(storm_call, 0.12, 0.0)
+    )
     satisfied = rng.random(n) < p_satisfied
     closed_on_time = rng.random(n) < np.where(in_storm, 0.90, 0.972)
     repeat_call = rng.random(n) < np.where(storm_call, 0.2, 0.078)
@@ -419,22 +457,24 @@ def hotline_tickets(rng: np.random.Generator, scale: float) -> pa.Table:
     names, phones, ids = _callers(rng, pool)
     caller = pa.array(rng.choice(pool, size=n, p=_norm(rng.lognormal(0.0, 1.0, pool))))
 
-    return pa.table({
-        "ticket_id": _prefixed("RX", _yyyymmdd(days[day_idx]) * 100_000 + seq),
-        "created_at": _timestamps(days[day_idx], seconds),
-        "region_code": _labels(LEAF_CODES, leaf),
-        "dept_code": _labels(HOTLINE_DEPTS, dept),
-        "category": _labels(CATEGORIES, category),
-        "topic": _labels(TOPICS, topic),
-        "caller_name": names.take(caller),
-        "caller_phone": phones.take(caller),
-        "caller_id_number": ids.take(caller),
-        "answered": pa.array(answered, pa.bool_()),
-        "satisfied": pa.array(satisfied, pa.bool_(), mask=~revisited),
-        "revisited": pa.array(revisited, pa.bool_()),
-        "closed_on_time": pa.array(closed_on_time, pa.bool_(), mask=~answered),
-        "repeat_call": pa.array(repeat_call, pa.bool_()),
-    })
+    return pa.table(
+        {
+            "ticket_id": _prefixed("RX", _yyyymmdd(days[day_idx]) * 100_000 + seq),
+            "created_at": _timestamps(days[day_idx], seconds),
+            "region_code": _labels(LEAF_CODES, leaf),
+            "dept_code": _labels(HOTLINE_DEPTS, dept),
+            "category": _labels(CATEGORIES, category),
+            "topic": _labels(TOPICS, topic),
+            "caller_name": names.take(caller),
+            "caller_phone": phones.take(caller),
+            "caller_id_number": ids.take(caller),
+            "answered": pa.array(answered, pa.bool_()),
+            "satisfied": pa.array(satisfied, pa.bool_(), mask=~revisited),
+            "revisited": pa.array(revisited, pa.bool_()),
+            "closed_on_time": pa.array(closed_on_time, pa.bool_(), mask=~answered),
+            "repeat_call": pa.array(repeat_call, pa.bool_()),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- 好差评
@@ -464,17 +504,19 @@ def evaluations(rng: np.random.Generator, n: int) -> pa.Table:
     rectified = rng.random(n) < np.where(days_left < 20, 0.7, 0.975)
     proactive = rng.random(n) < 0.58 + 0.035 * t
 
-    return pa.table({
-        "eval_id": _prefixed("HC", _yyyymmdd(day) * 100_000 + seq),
-        "evaluated_at": _timestamps(day, seconds),
-        "region_code": _labels(LEAF_CODES, leaf),
-        "dept_code": _labels(SERVICE_DEPTS, dept),
-        "channel": _labels(CHANNELS, channel),
-        "grade": _labels(GRADES, grade),
-        "is_bad": pa.array(is_bad, pa.bool_()),
-        "rectified": pa.array(rectified, pa.bool_(), mask=~is_bad),
-        "proactive": pa.array(proactive, pa.bool_()),
-    })
+    return pa.table(
+        {
+            "eval_id": _prefixed("HC", _yyyymmdd(day) * 100_000 + seq),
+            "evaluated_at": _timestamps(day, seconds),
+            "region_code": _labels(LEAF_CODES, leaf),
+            "dept_code": _labels(SERVICE_DEPTS, dept),
+            "channel": _labels(CHANNELS, channel),
+            "grade": _labels(GRADES, grade),
+            "is_bad": pa.array(is_bad, pa.bool_()),
+            "rectified": pa.array(rectified, pa.bool_(), mask=~is_bad),
+            "proactive": pa.array(proactive, pa.bool_()),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- 企业开办, 不动产登记
@@ -503,14 +545,16 @@ def enterprise_startups(rng: np.random.Generator, n: int) -> pa.Table:
     kind = np.where(u < fast, 0, np.where(u > 1 - slow, over, mid))
     days_taken = STARTUP_DAYS[kind]
     seconds = _time_of_day(rng, n, OFFICE_HOURS)
-    return pa.table({
-        "reg_id": _prefixed("QY", _yyyymmdd(day) * 10_000 + seq),
-        "registered_at": _timestamps(day, seconds),
-        "region_code": _labels(LEAF_CODES, leaf),
-        "entity_type": _labels(ENTITY_TYPES, entity),
-        "days": pa.array(days_taken, pa.float64()),
-        "within_2days": pa.array(days_taken <= 2.0, pa.bool_()),
-    })
+    return pa.table(
+        {
+            "reg_id": _prefixed("QY", _yyyymmdd(day) * 10_000 + seq),
+            "registered_at": _timestamps(day, seconds),
+            "region_code": _labels(LEAF_CODES, leaf),
+            "entity_type": _labels(ENTITY_TYPES, entity),
+            "days": pa.array(days_taken, pa.float64()),
+            "within_2days": pa.array(days_taken <= 2.0, pa.bool_()),
+        }
+    )
 
 
 PROPERTY_KINDS = ["首次登记", "转移登记", "抵押登记", "变更登记", "注销登记"]
@@ -532,13 +576,15 @@ def property_registrations(rng: np.random.Generator, n: int) -> pa.Table:
     slow = rng.random(n) < PROPERTY_SLOW[kind]
     days_taken = np.where(slow, np.round(1.5 + rng.exponential(1.5, n) * 2) / 2, PROPERTY_FAST[kind])
     seconds = _time_of_day(rng, n, OFFICE_HOURS)
-    return pa.table({
-        "reg_id": _prefixed("BDC", _yyyymmdd(day) * 10_000 + seq),
-        "registered_at": _timestamps(day, seconds),
-        "region_code": _labels(LEAF_CODES, leaf),
-        "kind": _labels(PROPERTY_KINDS, kind),
-        "days": pa.array(days_taken, pa.float64()),
-    })
+    return pa.table(
+        {
+            "reg_id": _prefixed("BDC", _yyyymmdd(day) * 10_000 + seq),
+            "registered_at": _timestamps(day, seconds),
+            "region_code": _labels(LEAF_CODES, leaf),
+            "kind": _labels(PROPERTY_KINDS, kind),
+            "days": pa.array(days_taken, pa.float64()),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- published statistics
@@ -584,13 +630,21 @@ INDUSTRY_WEIGHT = _norm([0.07, 0.06, 0.09, 0.08, 0.085, 0.09, 0.08, 0.08, 0.09, 
 FAI_WEIGHT = _norm([0.04, 0.04, 0.08, 0.08, 0.09, 0.11, 0.08, 0.08, 0.10, 0.08, 0.09, 0.13])
 # Weak investment in 2025-Q2: single-month growth falls by this much, in every region (scaled below).
 FAI_SHOCK = {"2025-04": -15.0, "2025-05": -17.0, "2025-06": -13.0, "2025-07": -4.0}
-FAI_SHOCK_SCALE = np.array([1.0, 1.0, 1.0, 0.25, 0.9, 1.1, 0.2, 1.0, 1.0])  # by ECON_REGIONS; 北戴河区, 青山县 resist
+FAI_SHOCK_SCALE = np.array(
+    [1.0, 1.0, 1.0, 0.25, 0.9, 1.1, 0.2, 1.0, 1.0]
+)  # by ECON_REGIONS; 北戴河区, 青山县 resist
 
 GDP_ANNUAL = {2021: 1853, 2022: 1912, 2023: 1994, 2024: 2071, 2025: 2143, 2026: 2232}
 GDP_QUARTER_SHARE = np.array([0.224, 0.471, 0.722, 1.0])
 GDP_SHARE = np.array([0.30, 0.08, 0.06, 0.15, 0.12, 0.08, 0.11, 0.10])
-GDP_GROWTH = {2021: [12.6, 10.4, 8.7, 7.9], 2022: [4.7, 2.9, 3.5, 3.3], 2023: [4.8, 5.7, 5.4, 5.4],
-              2024: [5.4, 5.1, 4.9, 5.1], 2025: [5.3, 4.5, 4.7, 4.9], 2026: [5.2, 5.3, 5.1, 5.1]}
+GDP_GROWTH = {
+    2021: [12.6, 10.4, 8.7, 7.9],
+    2022: [4.7, 2.9, 3.5, 3.3],
+    2023: [4.8, 5.7, 5.4, 5.4],
+    2024: [5.4, 5.1, 4.9, 5.1],
+    2025: [5.3, 4.5, 4.7, 4.9],
+    2026: [5.2, 5.3, 5.1, 5.1],
+}
 INCOME_ANNUAL = {2021: 36180, 2022: 37920, 2023: 40120, 2024: 42330, 2025: 44530, 2026: 46760}
 INCOME_QUARTER_SHARE = np.array([0.276, 0.515, 0.758, 1.0])
 INCOME_FACTOR = np.array([1.0, 1.18, 1.06, 1.11, 1.09, 0.86, 0.78, 0.82, 0.80])  # by ECON_REGIONS
@@ -658,16 +712,21 @@ def econ_files(rng: np.random.Generator, out_dir: Path) -> dict[str, int]:
     months = MONTHS
     n = len(months)
     written = months >= FIRST_MONTH
-    t = np.arange(n) / 12
     month_of_year = months.astype(np.int64) % 12
     regions = len(ECON_REGIONS)
 
     # 当月 levels.
-    retail_city = _by_year(RETAIL_ANNUAL, months) / 12 * RETAIL_SEASON[month_of_year] * (1 + _ar1(rng, n, 0.012))
+    retail_city = (
+        _by_year(RETAIL_ANNUAL, months) / 12 * RETAIL_SEASON[month_of_year] * (1 + _ar1(rng, n, 0.012))
+    )
     retail = _regional_levels(rng, retail_city, RETAIL_SHARE, 0.012)
-    trade_city = _by_year(TRADE_ANNUAL, months) / 12 * TRADE_SEASON[month_of_year] * (1 + _ar1(rng, n, 0.04, 0.3))
+    trade_city = (
+        _by_year(TRADE_ANNUAL, months) / 12 * TRADE_SEASON[month_of_year] * (1 + _ar1(rng, n, 0.04, 0.3))
+    )
     trade = _regional_levels(rng, trade_city, TRADE_SHARE, 0.07)
-    revenue_city = _by_year(REVENUE_ANNUAL, months) * REVENUE_SEASON[month_of_year] * (1 + rng.normal(0, 0.03, n))
+    revenue_city = (
+        _by_year(REVENUE_ANNUAL, months) * REVENUE_SEASON[month_of_year] * (1 + rng.normal(0, 0.03, n))
+    )
     revenue = _regional_levels(rng, revenue_city, REVENUE_SHARE, 0.05)
     cpi_city = _by_year(CPI_LEVEL, months) + _ar1(rng, n, 0.35, 0.7)
     cpi = cpi_city[None, :] + rng.normal(0, 0.12, (regions, 1)) + rng.normal(0, 0.18, (regions, n))
@@ -676,13 +735,17 @@ def econ_files(rng: np.random.Generator, out_dir: Path) -> dict[str, int]:
 
     # Single-month growth rates behind the published cumulative ones.
     offset = REGION_GROWTH_OFFSET[:, None]
-    industry = _by_year(INDUSTRY_LEVEL, months)[None, :] + offset + np.vstack(
-        [_ar1(rng, n, 0.8 if r == 0 else 1.2, 0.5) for r in range(regions)]
+    industry = (
+        _by_year(INDUSTRY_LEVEL, months)[None, :]
+        + offset
+        + np.vstack([_ar1(rng, n, 0.8 if r == 0 else 1.2, 0.5) for r in range(regions)])
     )
     early_2021 = (months >= np.datetime64("2021-01", "M")) & (months <= np.datetime64("2021-05", "M"))
     industry[:, early_2021] += np.array([7.0, 6.0, 4.0, 2.5, 1.0])  # base effect after 2020
-    fai = _by_year(FAI_LEVEL, months)[None, :] + 1.5 * offset + np.vstack(
-        [_ar1(rng, n, 1.0 if r == 0 else 2.2, 0.4) for r in range(regions)]
+    fai = (
+        _by_year(FAI_LEVEL, months)[None, :]
+        + 1.5 * offset
+        + np.vstack([_ar1(rng, n, 1.0 if r == 0 else 2.2, 0.4) for r in range(regions)])
     )
     for month, shock in FAI_SHOCK.items():
         fai[:, months == np.datetime64(month, "M")] += (shock * FAI_SHOCK_SCALE)[:, None]
@@ -701,21 +764,38 @@ def econ_files(rng: np.random.Generator, out_dir: Path) -> dict[str, int]:
     for j in np.flatnonzero(written):
         period = _month_str(months[j])
         for r, code in enumerate(ECON_REGIONS):
-            monthly_rows.append([
-                period, code, _fmt(cpi[r, j], 1), _fmt(retail[r, j], 2), _fmt(trade[r, j], 2),
-                str(round(entities[r, j - 12])),
-            ])
+            monthly_rows.append(
+                [
+                    period,
+                    code,
+                    _fmt(cpi[r, j], 1),
+                    _fmt(retail[r, j], 2),
+                    _fmt(trade[r, j], 2),
+                    str(round(entities[r, j - 12])),
+                ]
+            )
             if month_of_year[j] == 0:
                 continue  # January is published together with February (1-2月)
-            cumulative_rows.append([
-                period, code, _fmt(industry_cum[r, j], 1), _fmt(fai_cum[r, j], 1), _fmt(revenue_cum[r, j], 2),
-                _fmt(retail_cum[r, j], 1),
-            ])
-    _write_csv(out_dir / "econ_monthly.csv",
-               ["period", "region_code", "cpi", "retail_sales", "exports_imports", "new_entities"], monthly_rows)
-    _write_csv(out_dir / "econ_cumulative.csv",
-               ["period", "region_code", "industry_growth", "fai_growth", "budget_revenue", "retail_growth"],
-               cumulative_rows)
+            cumulative_rows.append(
+                [
+                    period,
+                    code,
+                    _fmt(industry_cum[r, j], 1),
+                    _fmt(fai_cum[r, j], 1),
+                    _fmt(revenue_cum[r, j], 2),
+                    _fmt(retail_cum[r, j], 1),
+                ]
+            )
+    _write_csv(
+        out_dir / "econ_monthly.csv",
+        ["period", "region_code", "cpi", "retail_sales", "exports_imports", "new_entities"],
+        monthly_rows,
+    )
+    _write_csv(
+        out_dir / "econ_cumulative.csv",
+        ["period", "region_code", "industry_growth", "fai_growth", "budget_revenue", "retail_growth"],
+        cumulative_rows,
+    )
 
     # Quarterly 累计: GDP, its real growth, per-capita disposable income.
     quarterly_rows: list[list[str]] = []
@@ -735,9 +815,14 @@ def econ_files(rng: np.random.Generator, out_dir: Path) -> dict[str, int]:
                     gdp = city_gdp * GDP_SHARE[r - 1] * np.exp(gdp_drift[r] * ty) * (1 + rng.normal(0, 0.012))
                     growth = city_growth + 0.6 * REGION_GROWTH_OFFSET[r] + rng.normal(0, 0.35)
                     income = city_income * INCOME_FACTOR[r] * (1 + rng.normal(0, 0.006))
-                quarterly_rows.append([f"{year}-Q{q + 1}", code, _fmt(gdp, 2), _fmt(growth, 1), str(round(income))])
-    _write_csv(out_dir / "econ_quarterly.csv", ["period", "region_code", "gdp", "gdp_growth", "disposable_income"],
-               quarterly_rows)
+                quarterly_rows.append(
+                    [f"{year}-Q{q + 1}", code, _fmt(gdp, 2), _fmt(growth, 1), str(round(income))]
+                )
+    _write_csv(
+        out_dir / "econ_quarterly.csv",
+        ["period", "region_code", "gdp", "gdp_growth", "disposable_income"],
+        quarterly_rows,
+    )
 
     # City-only monthly series: 城镇调查失业率.
     unemployment_year = {2020: 5.6, 2021: 5.2, 2022: 5.45, 2023: 5.25, 2024: 5.15, 2025: 5.2, 2026: 5.15}
@@ -757,7 +842,9 @@ def econ_files(rng: np.random.Generator, out_dir: Path) -> dict[str, int]:
 # --------------------------------------------------------------------------- entry points
 
 
-def generate(out_dir: Path, seed: int = DEFAULT_SEED, service_rows: int = DEFAULT_SERVICE_ROWS) -> dict[str, int]:
+def generate(
+    out_dir: Path, seed: int = DEFAULT_SEED, service_rows: int = DEFAULT_SERVICE_ROWS
+) -> dict[str, int]:
     """Write the sample city into ``out_dir``; return each file's row count.
 
     ``service_rows`` sets the number of 一网通办 cases; the other record files
@@ -794,11 +881,17 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED, service_rows: int = DEFAUL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sample.generate", description="Generate the sample city 示范市.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sample.generate", description="Generate the sample city 示范市."
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
-    parser.add_argument("--rows", type=int, default=DEFAULT_SERVICE_ROWS,
-                        help="number of 一网通办 cases; other record files scale with it (default: %(default)s)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=DEFAULT_SERVICE_ROWS,
+        help="number of 一网通办 cases; other record files scale with it (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1000:
         parser.error("--rows must be at least 1000")

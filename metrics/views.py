@@ -1,0 +1,141 @@
+"""Frames the pages draw. Pages ask here; they never talk to a connector."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from . import periods
+from .access import Scope
+from .catalogue import spec
+from .catalogue.load import Catalogue, load_catalogue
+from .engine import Engine, Result
+
+STATUS_LABEL = {"green": "绿", "yellow": "黄", "red": "红", "lightblue": "浅蓝", "blue": "蓝"}
+STATUS_COLOR = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828", "lightblue": "#4fc3f7", "blue": "#1565c0"}
+
+
+def default_config() -> Path:
+    """``COCKPIT_CONFIG``, else ``indicators.yaml`` beside ``app.py``."""
+    env = os.environ.get("COCKPIT_CONFIG")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "indicators.yaml"
+
+
+def load(path: Path | None = None) -> Catalogue:
+    return load_catalogue(path or default_config())
+
+
+def compute_all(cat: Catalogue, now: dt.datetime | None = None) -> Result:
+    return Engine(cat, now=now).compute()
+
+
+@dataclass(frozen=True)
+class Card:
+    indicator: str
+    name: str
+    domain: str
+    unit: str
+    period: str
+    period_label: str
+    value: float | None
+    target: float | None
+    status: str | None
+    yoy: float | None
+    mom: float | None
+    direction: str
+    history: list[float | None]
+
+
+def key_indicators(cat: Catalogue, per_domain: int = 3) -> list[spec.Indicator]:
+    """Per domain, the indicators marked ``key: true``, else the first few with a target."""
+    by_domain: dict[str, list[spec.Indicator]] = {}
+    for ind in cat.config.indicators:
+        by_domain.setdefault(ind.domain or "其他", []).append(ind)
+    out = []
+    for inds in by_domain.values():
+        marked = [i for i in inds if i.key]
+        chosen = marked or sorted(inds, key=lambda i: (i.target is None and i.thresholds is None and i.bands is None))
+        out.extend(chosen[:per_domain])
+    return out
+
+
+def cards(cat: Catalogue, rows: pl.DataFrame, scope: Scope, region: str | None = None) -> list[Card]:
+    """KPI cards: each key indicator's latest period for one region (default: the scope's top)."""
+    rows = scope.filter_rows(rows)
+    region = region or top_region(cat, scope)
+    out = []
+    for ind in key_indicators(cat):
+        if not scope.sees_indicator(ind):
+            continue
+        mine = rows.filter(
+            (pl.col("indicator") == ind.id) & (pl.col("region") == region) & pl.col("department").is_null()
+        ).sort("period")
+        if mine.height == 0:
+            continue
+        last = mine.row(-1, named=True)
+        hist = mine.tail(24)["value"].to_list()
+        out.append(
+            Card(
+                ind.id,
+                ind.name,
+                ind.domain or "其他",
+                ind.unit or "",
+                last["period"],
+                periods.label(last["period"], cumulative=ind.accumulate != "none"),
+                last["value"],
+                last["target"],
+                last["status"],
+                last["yoy"],
+                last["mom"],
+                ind.direction,
+                hist,
+            )
+        )
+    return out
+
+
+def top_region(cat: Catalogue, scope: Scope) -> str | None:
+    """The highest region the scope sees (the root for the open demo)."""
+    if cat.tree is None:
+        return None
+    if scope.regions is None or cat.tree.root in scope.regions:
+        return cat.tree.root
+    for r in cat.tree:
+        if r.id in scope.regions:
+            return r.id
+    return None
+
+
+def status_counts(cat: Catalogue, rows: pl.DataFrame, scope: Scope) -> dict[str, int]:
+    """How many indicators are red / yellow / green at their latest period, for the top region."""
+    region = top_region(cat, scope)
+    latest = (
+        scope.filter_rows(rows)
+        .filter((pl.col("region") == region) & pl.col("department").is_null())
+        .sort("period")
+        .group_by("indicator")
+        .last()
+    )
+    counts = latest.group_by("status").len()
+    return {s: n for s, n in counts.iter_rows() if s}
+
+
+def movers(cat: Catalogue, rows: pl.DataFrame, scope: Scope, n: int = 5) -> pl.DataFrame:
+    """The largest 同比 moves among regions at each indicator's latest period."""
+    rows = scope.filter_rows(rows).filter(pl.col("department").is_null() & pl.col("yoy").is_not_null())
+    latest = rows.group_by("indicator").agg(pl.col("period").max().alias("__last"))
+    cur = rows.join(latest, on="indicator").filter(pl.col("period") == pl.col("__last"))
+    names = {i.id: i.name for i in cat.config.indicators}
+    units = {i.id: i.unit or "" for i in cat.config.indicators}
+    cur = cur.with_columns(
+        pl.col("indicator").replace_strict(names, default="").alias("指标"),
+        pl.col("indicator").replace_strict(units, default="").alias("unit"),
+        pl.col("region").map_elements(lambda r: cat.tree.name(r) if cat.tree else r, return_dtype=pl.String).alias("地区"),
+    )
+    return cur.sort(pl.col("yoy").abs(), descending=True).head(n)
