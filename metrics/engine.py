@@ -341,12 +341,13 @@ class Engine:
             res.warnings.append(
                 f"{con.label}: source '{con.source_id}': {time_col}: {n} records with no usable date skipped{example}"
             )
-        raw = raw.filter(pl.col("period").is_not_null())
+        # a fixed order, so sums of doubles come out the same bits on every run
+        raw = raw.filter(pl.col("period").is_not_null()).sort(["period", "r", "d"], nulls_last=False)
         aggs = [pl.col("__n").sum()]
         for i, c in enumerate(comps):
             col = pl.col(f"c{i}")
             aggs.append(col.min() if c.agg == "min" else col.max() if c.agg == "max" else col.sum())
-        part = raw.group_by(["period", "r", "d"]).agg(aggs)
+        part = raw.group_by(["period", "r", "d"], maintain_order=True).agg(aggs)
         part = part.with_columns(pl.col("r").cast(pl.String), pl.col("d").cast(pl.String))
         # name the columns by component, so each indicator finds its own
         return part.rename({f"c{i}": _comp_name(c) for i, c in enumerate(comps)})
@@ -377,7 +378,7 @@ class Engine:
             for role, c in dec.items():
                 col = pl.col(_comp_name(c))
                 aggs.append(col.min() if c.agg == "min" else col.max() if c.agg == "max" else col.sum())
-            out = frame.group_by(by).agg(aggs)
+            out = frame.group_by(by, maintain_order=True).agg(aggs)
             if ytd:
                 out = out.with_columns(
                     pl.col("period").map_elements(periods.ordinal, return_dtype=pl.Int64).alias("__ord"),
@@ -396,7 +397,7 @@ class Engine:
         # regions
         if region_on:
             nm = self._node_map(ind.rollup)
-            joined = base.join(nm, on="r", how="left").with_columns(pl.col("node").fill_null(self.root))
+            joined = base.join(nm, on="r", how="left", maintain_order="left").with_columns(pl.col("node").fill_null(self.root))
             regions = fold(joined, ["period", "node"]).rename({"node": "region"})
         else:
             regions = fold(base, ["period"]).with_columns(pl.lit(self.root, pl.String).alias("region"))

@@ -129,6 +129,8 @@ class QueryBuilder:
         else:
             arg = self.value(c.column)
             fn = {"sum": "SUM", "min": "MIN", "max": "MAX", "median": "MEDIAN"}[c.agg]
+            if fn == "SUM" and self.dialect == "duckdb" and self.kind(c.column) not in ("integer", "boolean"):
+                fn = "FSUM"  # compensated: the same bits whatever the thread schedule
         if cond is None:
             return f"{fn}({arg})"
         return f"{fn}({arg}) FILTER (WHERE {cond})" if use_filter else f"{fn}(CASE WHEN {cond} THEN {arg} END)"
