@@ -262,6 +262,8 @@ class Engine:
                     f"{con.label}: source '{source_id}': {col}: region id '{code}' is not in the region tree: "
                     f"{n} records counted at the root only"
                 )
+        if not latest and not any(ind.id in res.failed for inds in by_key.values() for ind in inds):
+            res.warnings.append(f"{con.label}: source '{source_id}': the source has no records; its indicators have no rows")
         if latest:
             last = max(latest, key=periods.ordinal)
             res.latest[source_id] = last
@@ -452,10 +454,13 @@ class Engine:
                 pmap.extend((k, q) for q in year_periods)
             else:
                 pmap.append((k, p))
-        if not pmap:
-            empty = pl.DataFrame(schema={"period": pl.String, "region": pl.String, "department": pl.String})
-            return empty.drop("department"), empty.drop("region")
         comps = [(_comp_name(c), c) for c in hol.values()]
+        if not pmap:
+            cols = {a: pl.Float64 for a, _ in comps}
+            return (
+                pl.DataFrame(schema={"period": pl.String, "region": pl.String, **cols}),
+                pl.DataFrame(schema={"period": pl.String, "department": pl.String, **cols}),
+            )
         node_pairs = None
         if region_on:
             nm = self._node_map(ind.rollup)
