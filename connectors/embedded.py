@@ -55,12 +55,14 @@ class EmbeddedConnector:
     def _create(self, con: duckdb.DuckDBPyConnection) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        return connection()
+
     def open(self) -> EmbeddedConnector:
-        con = connection()
         with _LOCK:
             try:
-                self._create(con)
-                rows = con.execute(f"DESCRIBE SELECT * FROM {_q(self.view)}").fetchall()
+                self._create(connection())
+                rows = self._connection().execute(f"DESCRIBE SELECT * FROM {_q(self.view)}").fetchall()
             except duckdb.Error as e:
                 raise SourceError(_short(e)) from None
         self._columns = {r[0]: ColumnInfo(r[0], kind_of(str(r[1]))) for r in rows}
@@ -74,7 +76,7 @@ class EmbeddedConnector:
         return _q(self.view)
 
     def fetch(self, sql: str) -> pl.DataFrame:
-        con = connection()
+        con = self._connection()
         with _LOCK:
             try:
                 return con.sql(sql).pl()
@@ -207,29 +209,39 @@ def _cast_value(message: str) -> str:
 
 
 class DuckDBFileConnector(_FileConnector):
+    """A DuckDB database file, opened read-only on a connection of its own.
+
+    Its own connection lets a ``query:`` name the file's tables unqualified.
+    """
+
     def __init__(self, source_id: str, path: Path, label: str, table: str | None, query: str | None) -> None:
         super().__init__(source_id, path, label)
         self.table = table
         self.query = query
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        return self._con if self._con is not None else connection()
 
     def _create(self, con: duckdb.DuckDBPyConnection) -> None:
         self._check_exists()
-        alias = f"db_{self.source_id}"
-        attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
-        if alias not in attached:
-            con.execute(f"ATTACH {_lit(str(self.path))} AS {_q(alias)} (READ_ONLY)")
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.Error as e:
+            raise SourceError(f"cannot open {self.label}: {_short(e)}", "path") from None
         if self.table:
-            parts = ".".join(_q(p) for p in self.table.split("."))
-            body = f"SELECT * FROM {_q(alias)}.{parts}"
+            body = "SELECT * FROM " + ".".join(_q(p) for p in self.table.split("."))
         else:
-            con.execute(f"USE {_q(alias)}")
             body = str(self.query)
         try:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(self.view)} AS {body}")
-        except duckdb.CatalogException as e:
+            self._con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(self.view)} AS {body}")
+        except duckdb.Error as e:
             raise SourceError(_short(e), "table" if self.table else "query") from None
-        finally:
-            con.execute("USE memory")
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
 
 class FrameConnector(EmbeddedConnector):
