@@ -65,17 +65,35 @@ def key_indicators(cat: Catalogue, per_domain: int = 3) -> list[spec.Indicator]:
     return out
 
 
-def cards(cat: Catalogue, rows: pl.DataFrame, scope: Scope, region: str | None = None) -> list[Card]:
-    """KPI cards: each key indicator's latest period for one region (default: the scope's top)."""
+def cards(
+    cat: Catalogue,
+    rows: pl.DataFrame,
+    scope: Scope,
+    region: str | None = None,
+    period: str | None = None,
+    domain: str | None = None,
+) -> list[Card]:
+    """KPI cards: each key indicator's latest period (or ``period`` and before) for one region.
+
+    ``region`` defaults to the scope's top; a region outside the scope shows nothing.
+    """
     rows = scope.filter_rows(rows)
     region = region or top_region(cat, scope)
     out = []
     for ind in key_indicators(cat):
-        if not scope.sees_indicator(ind):
+        if not scope.sees_indicator(ind) or (domain and ind.domain != domain):
             continue
         mine = rows.filter(
             (pl.col("indicator") == ind.id) & (pl.col("region") == region) & pl.col("department").is_null()
         ).sort("period")
+        if period:
+            try:
+                limit = periods.end(period)
+            except (periods.PeriodError, ValueError):
+                limit = None
+            if limit is not None:
+                ends = {p: periods.end(p) <= limit for p in mine["period"].unique().to_list()}
+                mine = mine.filter(pl.col("period").replace_strict(ends, default=False, return_dtype=pl.Boolean))
         if mine.height == 0:
             continue
         last = mine.row(-1, named=True)

@@ -29,7 +29,15 @@ c1.metric("红灯指标", counts.get("red", 0))
 c2.metric("黄灯指标", counts.get("yellow", 0))
 c3.metric("绿灯指标", counts.get("green", 0))
 
-cards = views.cards(cat, rows, scope)
+# A view is addressed by its query parameters (contract section 13): region, period, domain.
+params = st.query_params
+region = params.get("region")
+if region is not None and (cat.tree is None or region not in cat.tree or not scope.sees_region(region)):
+    st.warning(f"地区 {region} 不存在或不在您的权限范围内，已显示默认范围。")
+    region = None
+if region is not None and cat.tree is not None:
+    st.caption(f"地区：{cat.tree.name(region)}")
+cards = views.cards(cat, rows, scope, region=region, period=params.get("period"), domain=params.get("domain"))
 by_domain: dict[str, list[views.Card]] = {}
 for card in cards:
     by_domain.setdefault(card.domain, []).append(card)
