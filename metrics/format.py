@@ -39,6 +39,8 @@ def fmt_change(v: float | None, unit: str = "") -> str:
     """A 同比/环比 change: ``+2.1个百分点`` for rates, ``-3.4%`` otherwise."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
+    if round(v, 2 if unit == "%" else 1) == 0:
+        v = 0.0  # never "-0个百分点"
     sign = "+" if v > 0 else ""
     if unit == "%":
         return f"{sign}{_num(v, 2)}个百分点"

@@ -17,11 +17,8 @@ assert isinstance(rows, pl.DataFrame)
 
 st.title(f"{cat.config.site.title} · 一屏总览")
 if errors or stale:
-    st.warning(
-        "部分数据源异常或数据滞后，相关指标可能不是最新：\n\n"
-        + "\n".join(f"- {e}" for e in errors[:5])
-        + "\n".join(f"- 数据源 {s}: {why}" for s, why in stale.items())
-    )
+    lines = [f"- {e}" for e in errors[:5]] + [f"- 数据源 {s} 数据滞后：{why}" for s, why in stale.items()]
+    st.warning("部分数据源异常或数据滞后，相关指标可能不是最新：\n\n" + "\n".join(lines))
 
 counts = views.status_counts(cat, rows, scope)
 c1, c2, c3 = st.columns(3)
@@ -52,7 +49,9 @@ for domain, items in by_domain.items():
             col.metric(
                 f"{card.name}（{card.period_label}）",
                 fmt_value(card.value, card.unit),
-                delta=f"同比 {fmt_change(card.yoy, card.unit)}" if card.yoy is not None else None,
+                delta=fmt_change(card.yoy, card.unit) if card.yoy is not None else None,
+                delta_description="同比",
+                delta_arrow="off" if card.yoy is not None and round(card.yoy, 2) == 0 else "auto",
                 delta_color="inverse" if inverse else "normal",
                 help=f"状态：{status or '—'}；目标：{fmt_value(card.target, card.unit)}；环比：{fmt_change(card.mom, card.unit)}",
                 border=True,

@@ -120,11 +120,6 @@ def test_demo_mode_notice(sample_app: AppTest) -> None:
     assert any("演示模式" in n for n in notices), notices
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pages/overview.py passes delta='同比 -2.3%': st.metric reads the sign from the first character, "
-    "so every 同比 shows an up arrow (a fall of 23.53 个百分点 in 差评整改率 is a green up arrow)",
-)
 def test_delta_arrow_and_colour_follow_the_change(sample_app: AppTest) -> None:
     from streamlit.proto.Metric_pb2 import Metric
 
@@ -281,11 +276,6 @@ def test_every_source_broken_still_draws_the_page(tiny: Path, monkeypatch: pytes
     assert any("一屏总览" in t.value for t in at.title)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pages/overview.py joins the source errors and the stale sources without a newline between "
-    "the two lists, so the last error and the first stale source share one bullet",
-)
 def test_broken_and_stale_sources_each_on_their_own_line(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # recs is stale (its last period ended long before "now", expected_lag 1d); stats is missing
     text = tiny.read_text(encoding="utf-8").replace(
