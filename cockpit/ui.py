@@ -10,6 +10,23 @@ from metrics.catalogue.load import Catalogue
 from metrics.catalogue.problems import ConfigError
 
 
+def through_router() -> None:
+    """Call first in every page script: make sure ``app.py`` (the router) ran.
+
+    A fresh server whose first request is a deep link (``/detail?…``) runs a
+    script of ``pages/`` on its own, the way Streamlit's old folder-based
+    multipage apps worked, until some session has called ``st.navigation``.
+    That would skip the router: page config, the demo notice and, later,
+    sign-in and scope. Switch that mode off and rerun through ``app.py``;
+    the URL and its query parameters stay as they are.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 @st.cache_resource(show_spinner=False)
 def _catalogue() -> Catalogue:
     return views.load()

@@ -6,9 +6,11 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from cockpit.ui import catalogue, current_scope, rows_and_notes
+from cockpit.ui import catalogue, current_scope, rows_and_notes, through_router
 from metrics import views
 from metrics.format import fmt_change, fmt_value
+
+through_router()
 
 cat = catalogue()
 scope = current_scope(cat)

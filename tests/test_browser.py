@@ -258,12 +258,6 @@ def test_overview_path_is_found(server, tab: Tab) -> None:
     assert not tab.errors, tab.errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Streamlit runs a page of the pages/ folder as an MPA-v1 page (app.py skipped: no "
-    "set_page_config, no sidebar, navigation 'app / overview') until some session has run app.py "
-    "once, so a deep link as a fresh server's first request bypasses the router",
-)
 def test_deep_link_first_request_goes_through_the_router(streamlit_server, chromium) -> None:
     srv = streamlit_server("app.py", cwd=REPO_ROOT, env=_env())  # fresh process: nothing has run yet
     tab = Tab(chromium, 1920, 1080)
