@@ -115,7 +115,7 @@ def _subject(data: object, path: Path) -> tuple[str, Path]:
     if len(path) >= 3 and path[0] == "org" and path[1] == "departments" and isinstance(path[2], int):
         ident = get(get(get(data, "org"), "departments"), path[2])
         return f"department '{get(ident, 'id')}'", path[3:]
-    if len(path) >= 2 and path[:2] == ("org", "regions"):
+    if len(path) >= 2 and path[:2] == ("org", "regions") and isinstance(get(get(data, "org"), "regions"), dict):
         node: object = get(get(data, "org"), "regions")
         rest = list(path[2:])
         last_id = get(node, "id")
