@@ -49,5 +49,6 @@ def open_source(
             float(settings.timeout), numeric,
         ).open()
     if kind == "sql":
-        return sql.SqlConnector(source_id, settings.url, settings.table, settings.query, settings.updated_column).open()
+        url = sql.resolve_file_url(settings.url, resolve)
+        return sql.SqlConnector(source_id, url, settings.table, settings.query, settings.updated_column).open()
     raise SourceError(f"unknown source type '{kind}'", "type")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -43,6 +45,25 @@ def redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse: show nothing secret
         return url.split("@")[-1]
+
+
+def resolve_file_url(url: str, resolve: Callable[[str], Path]) -> str:
+    """A file database's relative path (``sqlite:///data/x.db``) resolves against the config's folder.
+
+    A file that does not exist is an error, never a new empty database.
+    """
+    try:
+        u = make_url(url)
+    except Exception:  # noqa: BLE001 - SQLAlchemy says what is wrong when the engine is made
+        return url
+    if u.get_backend_name() not in ("sqlite", "duckdb") or not u.database or u.database == ":memory:":
+        return url
+    if u.database.startswith("file:"):
+        return url
+    path = resolve(u.database)
+    if not path.exists():
+        raise SourceError(f"file not found: {u.database}", "url")
+    return u.set(database=str(path)).render_as_string(hide_password=False)
 
 
 def engine_for(url: str) -> sa.Engine:

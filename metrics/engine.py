@@ -141,6 +141,13 @@ def wheres_of(ind: spec.Indicator) -> list[tuple[str, str]]:
 
 
 def numeric_columns(cat: Catalogue, source_id: str) -> set[str]:
+    """Columns the catalogue reads as numbers: aggregated, or compared with a number in a ``where``.
+
+    A connector reads text in them as a skipped row (CSV) or a null (Excel, HTTP),
+    with a warning naming the row, instead of failing the whole query.
+    """
+    from .catalogue.expressions import check_where
+
     out: set[str] = set()
     for ind in cat.config.indicators:
         if ind.source != source_id:
@@ -148,6 +155,17 @@ def numeric_columns(cat: Catalogue, source_id: str) -> set[str]:
         for _role, c in components_of(ind).items():
             if c.column and c.agg in ("sum", "min", "max", "median"):
                 out.add(c.column)
+        for _field, where in wheres_of(ind):
+            tree = check_where(where).tree
+            for node in tree.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ, exp.Between):
+                operands = [node.this, node.expression] if not isinstance(node, exp.Between) else [
+                    node.this, node.args.get("low"), node.args.get("high")
+                ]
+                numbers = any(isinstance(o, exp.Literal) and not o.is_string for o in operands) or any(
+                    isinstance(o, exp.Neg) and isinstance(o.this, exp.Literal) for o in operands
+                )
+                if numbers:
+                    out.update(o.name for o in operands if isinstance(o, exp.Column))
     return out
 
 
@@ -382,20 +400,30 @@ class Engine:
                 aggs.append(col.min() if c.agg == "min" else col.max() if c.agg == "max" else col.sum())
             out = frame.group_by(by, maintain_order=True).agg(aggs)
             if ytd:
+                # A cumulative value exists from a node's first record of the year on, also in
+                # periods where the node itself had no record (its 1-2月 total is still 1).
+                others = [b for b in by if b != "period"]
+                grid = out.select(others).unique().join(all_periods, how="cross") if others else all_periods
+                out = grid.join(out, on=by, how="left", nulls_equal=True)
+                fills = [pl.col("__n").fill_null(0)] + [
+                    pl.col(_comp_name(c)).fill_null(0) for c in dec.values() if c.agg not in ("min", "max")
+                ]
+                out = out.with_columns(fills)
                 out = out.with_columns(
                     pl.col("period").map_elements(periods.ordinal, return_dtype=pl.Int64).alias("__ord"),
                     pl.col("period").str.slice(0, 4).alias("__year"),
                 ).sort("__ord")
                 keys = [b for b in by if b != "period"] + ["__year"]
-                cums = []
+                cums = [pl.col("__n").cum_sum().over(keys).alias("__n")]
                 for c in dec.values():
                     col = pl.col(_comp_name(c))
                     cum = col.cum_min() if c.agg == "min" else col.cum_max() if c.agg == "max" else col.fill_null(0).cum_sum()
                     cums.append(cum.over(keys).alias(_comp_name(c)))
-                out = out.with_columns(cums).drop("__ord", "__year")
+                out = out.with_columns(cums).drop("__ord", "__year").filter(pl.col("__n") > 0)
             return out
 
         base = part.select(["period", "r", "d", "__n", *dict.fromkeys(cols)])
+        all_periods = part.select("period").unique()
         # regions
         if region_on:
             nm = self._node_map(ind.rollup)

@@ -27,6 +27,7 @@ from connectors.base import ColumnInfo
 from .catalogue.expressions import check_where, render
 
 DECOMPOSABLE = ("count", "count_col", "sum", "min", "max")
+MEDIAN_DIALECTS = {"duckdb", "postgres", "spark", "databricks", "snowflake", "redshift", "oracle"}
 FILTER_DIALECTS = {"duckdb", "postgres", "sqlite", "spark", "databricks", "trino", "presto"}
 PLACEHOLDER = "__cockpit_source__"
 
@@ -165,22 +166,55 @@ class QueryBuilder:
         ``period_map`` pairs each time key with the period(s) it counts in
         (several for year-to-date); ``node_map`` pairs each region code with
         the node(s) it counts in (None: group by ``group_col`` as it is).
+        Databases without a ``MEDIAN`` aggregate (SQLite, Trino, MySQL, …)
+        get the median from ``ROW_NUMBER()`` over each group instead.
         """
         key = self.time_key(time_col, grain)
         pm = ", ".join(f"({self._key_literal(k)}, {_lit(p)})" for k, p in period_map)
-        ctes = [f"pm(k, p) AS (VALUES {pm})"]
-        joins = f" JOIN pm ON {key} = pm.k"
+        ctes = [f"__pm(__k, __p) AS (VALUES {pm})"]
+        joins = f" JOIN __pm ON {key} = __pm.__k"
         if node_map is not None and group_col is not None:
             nm = ", ".join(f"({_lit(c)}, {_lit(n)})" for c, n in node_map)
-            ctes.append(f"nm(code, node) AS (VALUES {nm})")
-            joins += f" LEFT JOIN nm ON {self.code(group_col)} = nm.code"
-            node = f"COALESCE(nm.node, {_lit(root or '')})"
+            ctes.append(f"__nm(__code, __node) AS (VALUES {nm})")
+            joins += f" LEFT JOIN __nm ON {self.code(group_col)} = __nm.__code"
+            node = f"COALESCE(__nm.__node, {_lit(root or '')})"
         elif group_col is not None:
             node = self.code(group_col)
         else:
             node = _lit(root) if root else "CAST(NULL AS VARCHAR)"
-        select = ["pm.p AS period", f"{node} AS node"] + [f"{self.aggregate(c)} AS {alias}" for alias, c in comps]
-        sql = f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {_q(PLACEHOLDER)}{joins} GROUP BY 1, 2"
+        native = self.dialect in MEDIAN_DIALECTS
+        plain = [(a, c) for a, c in comps if native or c.agg != "median"]
+        medians = [(a, c) for a, c in comps if not native and c.agg == "median"]
+        if not medians:
+            select = ["__pm.__p AS period", f"{node} AS node"] + [f"{self.aggregate(c)} AS {a}" for a, c in plain]
+            sql = f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {_q(PLACEHOLDER)}{joins} GROUP BY 1, 2"
+            return self.finish(sql)
+        ctes.append(
+            f"__base AS (SELECT __pm.__p AS __period, {node} AS __node, __s.* "
+            f"FROM (SELECT * FROM {_q(PLACEHOLDER)}) AS __s{joins})"
+        )
+        keys = ["__period", "__node"] + [f"{self.aggregate(c)} AS {a}" for a, c in plain]
+        ctes.append(f"__keys AS (SELECT {', '.join(keys)} FROM __base GROUP BY 1, 2)")
+        outer = ["__keys.__period AS period", "__keys.__node AS node"] + [f"__keys.{a} AS {a}" for a, _ in plain]
+        joined = ""
+        for i, (alias, c) in enumerate(medians):
+            assert c.column is not None
+            v = self.value(c.column)
+            cond = f"({self.where_sql(c.where)}) AND " if c.where else ""
+            ctes.append(
+                f"__med{i} AS (SELECT __period, __node, AVG(__v) AS __m FROM ("
+                f"SELECT __period, __node, __v, "
+                f"ROW_NUMBER() OVER (PARTITION BY __period, __node ORDER BY __v) AS __rn, "
+                f"COUNT(*) OVER (PARTITION BY __period, __node) AS __cnt "
+                f"FROM (SELECT __period, __node, {v} AS __v FROM __base WHERE {cond}{v} IS NOT NULL) AS __x"
+                f") AS __y WHERE __rn IN ((__cnt + 1) // 2, (__cnt + 2) // 2) GROUP BY 1, 2)"
+            )
+            outer.append(f"__med{i}.__m AS {alias}")
+            joined += (
+                f" LEFT JOIN __med{i} ON __keys.__period = __med{i}.__period"
+                f" AND __keys.__node IS NOT DISTINCT FROM __med{i}.__node"
+            )
+        sql = f"WITH {', '.join(ctes)} SELECT {', '.join(outer)} FROM __keys{joined}"
         return self.finish(sql)
 
     def _key_literal(self, k: object) -> str:

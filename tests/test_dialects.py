@@ -327,11 +327,6 @@ def test_dialect_sql_means_the_same(city_catalogue, city_db, dialect):
     assert compared >= 15
 
 
-@pytest.mark.xfail(
-    reason="Trino has no PERCENTILE_CONT (its median is approx_percentile(x, 0.5)); QueryBuilder.aggregate writes "
-    "MEDIAN and sqlglot renders it for trino as PERCENTILE_CONT(x, 0.5), which Trino rejects",
-    strict=True,
-)
 def test_trino_median_uses_a_trino_function():
     qb = QueryBuilder(_columns(CITY_TYPED), "trino")
     sql = qb.holistic(

@@ -169,12 +169,6 @@ def test_records_that_are_not_objects_are_skipped_with_a_warning(variants):
     assert any("3" in x and "not objects" in x for x in lines), variants["proc"].stderr
 
 
-@pytest.mark.xfail(
-    reason="a column sent as text and used only in a where clause ('days > 2.5') is not coerced to a number; "
-    "DuckDB refuses the comparison (Binder Error: Cannot compare values of type VARCHAR and DECIMAL) and the "
-    "indicator fails with exit 1 (metrics/engine.py numeric_columns() ignores where clauses)",
-    strict=True,
-)
 def test_numbers_sent_as_text_in_a_where_only_column(city, http_json_server):
     doc = cities.http_document(city["records"])
     for item in doc["data"]["items"]:

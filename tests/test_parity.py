@@ -20,11 +20,6 @@ import cities
 import pytest
 
 FILE_SOURCES = ["parquet", "duckdb", "duckdb_query", "sqlite"]
-SQLITE_MEDIAN = pytest.mark.xfail(
-    reason="SQLite has no MEDIAN/PERCENTILE_CONT: metrics/query.py transpiles MEDIAN to PERCENTILE_CONT for "
-    "sqlite and the query fails ('no such function: PERCENTILE_CONT'); median indicators on a sqlite source get no rows",
-    strict=True,
-)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +73,6 @@ def _params():
     for source in [*FILE_SOURCES, "pg"]:
         for ind in cities.INDICATOR_IDS:
             marks = []
-            if source == "sqlite" and ind in ("days_median", "median_ytd"):
-                marks.append(SQLITE_MEDIAN)
             if source == "pg":
                 marks.append(pytest.mark.postgres)
             out.append(pytest.param(source, ind, marks=marks, id=f"{source}-{ind}"))
@@ -159,14 +152,21 @@ def _reference(records, value, grain="month", rollup="sum", dept=False, ytd=Fals
         if dept:
             groups[(p, cities.ROOT, r["dept_code"])].append(r)
     if ytd:
+        # A node's cumulative value has a row in every period of the indicator from its first
+        # record of the year on, also where the node had no record in that period itself.
+        periods_ = {p for p, _, _ in groups}
+        nodes = {(n, d) for _, n, d in groups}
         cum = {}
-        for p, n, d in groups:
-            cum[(p, n, d)] = [
-                r
-                for (q, m, e), rs in groups.items()
-                if m == n and e == d and q[:4] == p[:4] and q <= p
-                for r in rs
-            ]
+        for p in periods_:
+            for n, d in nodes:
+                rs = [
+                    r
+                    for (q, m, e), rs in groups.items()
+                    if m == n and e == d and q[:4] == p[:4] and q <= p
+                    for r in rs
+                ]
+                if rs:
+                    cum[(p, n, d)] = rs
         groups = cum  # type: ignore[assignment]
     return {k: value(v) for k, v in groups.items()}
 
@@ -234,13 +234,6 @@ def test_iso_week_one_holds_the_last_days_of_december(csv_rows):
 # ----------------------------------------------------------------- one damaged cell
 
 
-@pytest.mark.xfail(
-    reason="a CSV column that holds one non-number ('n/a') and is used only in a where clause ('days > 2.5') is "
-    "read as VARCHAR; the comparison fails in DuckDB (Binder Error: Cannot compare values of type VARCHAR and "
-    "DECIMAL) and the whole indicator fails (exit 1) instead of a WARNING naming the row. numeric_columns() in "
-    "metrics/engine.py only counts aggregated columns, not columns compared with numbers in where clauses",
-    strict=True,
-)
 def test_non_number_in_a_where_only_column_is_a_warning(tmp_path):
     cities.write_csv(tmp_path / "data" / "city.csv", cities.records())
     path = tmp_path / "data" / "city.csv"
@@ -263,12 +256,6 @@ def test_non_number_in_a_where_only_column_is_a_warning(tmp_path):
 # ----------------------------------------------------------------- year-to-date without records in the period
 
 
-@pytest.mark.xfail(
-    reason="a region with records in January but none in February gets no February row for an accumulate: ytd "
-    "indicator, although its 1-2月 value (every record from 1 January to the end of February, contract section 3) "
-    "is defined; metrics/engine.py folds cumulative sums only over the (period, node) pairs that have records",
-    strict=True,
-)
 def test_ytd_row_for_a_region_without_records_in_that_period(tmp_path):
     (tmp_path / "data.csv").write_text(
         "d,region,v\n2026-01-05,990100,1\n2026-01-06,990200,1\n2026-02-03,990100,1\n2026-03-03,990100,1\n"

@@ -83,11 +83,6 @@ def test_rows_equal_csv(city, indicator):
     cities.assert_rows_equal(got.get(indicator, []), want[indicator], f"sqlite/{indicator}")
 
 
-@pytest.mark.xfail(
-    reason="SQLite has no MEDIAN or PERCENTILE_CONT: QueryBuilder.aggregate writes MEDIAN, sqlglot transpiles it to "
-    "PERCENTILE_CONT for sqlite, and the query fails ('no such function: PERCENTILE_CONT'), exit 1, no rows",
-    strict=True,
-)
 def test_median_on_sqlite(city):
     folder: Path = city["folder"]
     config = folder / "sqlite_median.yaml"
@@ -133,12 +128,6 @@ def test_unknown_table_names_source_and_suggests(city):
     )
 
 
-@pytest.mark.xfail(
-    reason="a relative sqlite:/// URL is opened against the current directory, not the config's folder "
-    "(connectors/sql.py hands the URL to SQLAlchemy as it is; contract section 2: relative paths inside a "
-    "config resolve against its folder, never the current directory)",
-    strict=True,
-)
 def test_relative_sqlite_path_resolves_against_the_config_folder(city, tmp_path):
     folder: Path = city["folder"]
     config = folder / "sqlite_relative.yaml"
@@ -154,11 +143,6 @@ def test_relative_sqlite_path_resolves_against_the_config_folder(city, tmp_path)
     cities.assert_rows_equal(rows, city["csv"][1]["cases"], "relative sqlite URL")
 
 
-@pytest.mark.xfail(
-    reason="validate on a sqlite URL whose file does not exist creates an empty database file there (SQLAlchemy's "
-    "sqlite driver opens in create mode) and reports \"no table 'city'\" instead of the missing file",
-    strict=True,
-)
 def test_missing_sqlite_file_is_reported_and_not_created(tmp_path):
     missing = tmp_path / "nowhere.sqlite"
     config = tmp_path / "indicators.yaml"
