@@ -15,6 +15,7 @@ VENV_STAMP   := $(VENV)/.installed
 SAMPLE_STAMP := data/.sample-stamp
 PORT         ?= 8501
 PYTEST_ARGS  ?=
+BENCH_ARGS   ?=
 PIP_QUIET    ?= -q
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -95,7 +96,7 @@ format: $(VENV_STAMP)
 	$(VENV)/bin/ruff format .
 
 bench: $(VENV_STAMP)
-	$(PY) -m bench.run
+	$(PY) -m bench.run --write-doc $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- cleaning
 

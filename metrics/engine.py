@@ -192,6 +192,7 @@ class Engine:
         self.tree = cat.tree
         self.root = cat.root
         self.store = Store(cat.state_dir) if use_store else None
+        self._keys: dict[tuple[str, str, str], list[object]] = {}
 
     def compute(self, ids: Iterable[str] | None = None, period: str | None = None) -> Result:
         cat = self.cat
@@ -311,6 +312,16 @@ class Engine:
                 return str(self.cat.problem((*path, *fld.split(".")), str(e)))
         return None
 
+    def _fetch(self, con: Connector, sql: str) -> pl.DataFrame:
+        """Run an aggregate query, or read its result from the store while the source is unchanged."""
+        cached = self.store.get(con, sql) if self.store else None
+        if cached is not None:
+            return cached
+        frame = con.fetch(sql)
+        if self.store:
+            self.store.put(con, sql, frame)
+        return frame
+
     def _partials(
         self,
         con: Connector,
@@ -328,13 +339,7 @@ class Engine:
                 if c.decomposable and c not in comps:
                     comps.append(c)
         sql = render_for(qb.partials(time_col, grain, region_col, dept_col, comps), con.relation())
-        cached = self.store.get(con, sql) if self.store else None
-        if cached is not None:
-            raw = cached
-        else:
-            raw = con.fetch(sql)
-            if self.store:
-                self.store.put(con, sql, raw)
+        raw = self._fetch(con, sql)
         # integer sums come back as DECIMAL(38,0) from DuckDB and NUMERIC from PostgreSQL: use doubles
         raw = raw.with_columns(
             [pl.col(f"c{i}").cast(pl.Float64) for i in range(len(comps))] + [pl.col("__n").cast(pl.Int64)]
@@ -370,6 +375,7 @@ class Engine:
         part = raw.group_by(["period", "r", "d"], maintain_order=True).agg(aggs)
         part = part.with_columns(pl.col("r").cast(pl.String), pl.col("d").cast(pl.String))
         # name the columns by component, so each indicator finds its own
+        self._keys[(con.source_id, time_col, grain)] = [k for k, p in mapping.items() if k is not None and p is not None]
         return part.rename({f"c{i}": _comp_name(c) for i, c in enumerate(comps)})
 
     # -- one indicator from the partials
@@ -463,12 +469,8 @@ class Engine:
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         assert ind.time is not None
         grain = ind.time.grain
-        # time keys as the source returns them, re-derived with the same SQL (cheap: GROUP BY key)
-        key_sql = render_for(
-            qb.finish(f'SELECT DISTINCT {qb.time_key(ind.time.column, grain)} AS k FROM "__cockpit_source__"'),
-            con.relation(),
-        )
-        keys = [k for k in con.fetch(key_sql)["k"].to_list() if k is not None]
+        # the time keys as the source returned them to the partials query of this group
+        keys = self._keys.get((con.source_id, ind.time.column, grain), [])
         pmap: list[tuple[object, str]] = []
         for k in keys:
             try:
@@ -494,13 +496,13 @@ class Engine:
             nm = self._node_map(ind.rollup)
             node_pairs = list(zip(nm["r"].to_list(), nm["node"].to_list(), strict=True))
         sql = qb.holistic(ind.time.column, grain, ind.region if region_on else None, comps, pmap, node_pairs, self.root)
-        reg = con.fetch(render_for(sql, con.relation())).rename({"node": "region"})
+        reg = self._fetch(con, render_for(sql, con.relation())).rename({"node": "region"})
         aliases = [a for a, _ in comps]
         reg = reg.with_columns(pl.col("region").cast(pl.String), pl.col("period").cast(pl.String), *[pl.col(a).cast(pl.Float64) for a in aliases])
         dep = pl.DataFrame(schema={"period": pl.String, "department": pl.String})
         if ind.department:
             sql = qb.holistic(ind.time.column, grain, ind.department, comps, pmap, None, None)
-            dep = con.fetch(render_for(sql, con.relation())).rename({"node": "department"})
+            dep = self._fetch(con, render_for(sql, con.relation())).rename({"node": "department"})
             dep = dep.with_columns(pl.col("department").cast(pl.String), pl.col("period").cast(pl.String), *[pl.col(a).cast(pl.Float64) for a in aliases])
             dep = dep.filter(pl.col("department").is_not_null())
         return reg, dep

@@ -113,7 +113,10 @@ class QueryBuilder:
         if c.agg == "count":
             if cond is None:
                 return "COUNT(*)"
-            return f"COUNT(*) FILTER (WHERE {cond})" if use_filter else f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
+            # DuckDB sums a CASE faster than it counts with FILTER (measured in bench/variants.py)
+            if use_filter and self.dialect != "duckdb":
+                return f"COUNT(*) FILTER (WHERE {cond})"
+            return f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
         assert c.column is not None
         if c.agg == "count_distinct":
             arg = _q(self.real(c.column))
