@@ -97,10 +97,22 @@ def main() -> None:
 @_guard
 def validate(config: str) -> int:
     """Check the whole config, then reach every source and check its columns."""
+    from metrics.catalogue.load import load_catalogue
+    from metrics.catalogue.problems import ConfigError
     from metrics.validate import check_sources
 
-    cat = _load(config)
-    problems, warnings = check_sources(cat)
+    try:
+        cat = load_catalogue(config)
+        found = []
+    except ConfigError as e:
+        if e.partial is None:
+            raise Abort(EXIT_INVALID, [str(p) for p in e.problems]) from None
+        cat, found = e.partial, e.problems  # still reach the sources that could be read
+    # a source whose settings are wrong (unset ${VAR}, inline password) is not reached
+    skip = {p.subject.split("'")[1] for p in found if p.subject.startswith("source '")}
+    problems, warnings = check_sources(cat, skip=skip)
+    seen: set[str] = set()
+    problems = [p for p in sorted([*found, *problems], key=lambda p: p.line) if not (str(p) in seen or seen.add(str(p)))]
     for w in warnings:
         _err(f"WARNING: {w}")
     for p in problems:

@@ -146,7 +146,7 @@ def numeric_columns(cat: Catalogue, source_id: str) -> set[str]:
     A connector reads text in them as a skipped row (CSV) or a null (Excel, HTTP),
     with a warning naming the row, instead of failing the whole query.
     """
-    from .catalogue.expressions import check_where
+    from .catalogue.expressions import ExpressionError, check_where
 
     out: set[str] = set()
     for ind in cat.config.indicators:
@@ -156,7 +156,11 @@ def numeric_columns(cat: Catalogue, source_id: str) -> set[str]:
             if c.column and c.agg in ("sum", "min", "max", "median"):
                 out.add(c.column)
         for _field, where in wheres_of(ind):
-            tree = check_where(where).tree
+            try:
+                tree = check_where(where).tree
+            except ExpressionError:
+                continue  # reported by the rules; nothing here reads it
+
             for node in tree.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ, exp.Between):
                 operands = [node.this, node.expression] if not isinstance(node, exp.Between) else [
                     node.this, node.args.get("low"), node.args.get("high")

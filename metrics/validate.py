@@ -10,11 +10,16 @@ from .catalogue.problems import Problem, did_you_mean
 from .engine import columns_of, open_connector, wheres_of
 
 
-def check_sources(cat: Catalogue) -> tuple[list[Problem], list[str]]:
-    """Problems (each source reached, each named column present) and data warnings."""
+def check_sources(cat: Catalogue, skip: set[str] | None = None) -> tuple[list[Problem], list[str]]:
+    """Problems (each source reached, each named column present) and data warnings.
+
+    Sources in ``skip`` (their settings have problems already) are not reached.
+    """
     problems: list[Problem] = []
     warnings: list[str] = []
     for source_id in cat.config.sources:
+        if source_id in (skip or set()):
+            continue
         users = [i for i in cat.config.indicators if i.source == source_id]
         try:
             con = open_connector(cat, source_id)

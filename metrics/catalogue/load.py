@@ -353,7 +353,7 @@ def load_catalogue(path: str | os.PathLike[str], env: typing.Mapping[str, str] |
 
     if not isinstance(y.data, dict):
         raise ConfigError([problem((), "the config must be a mapping with 'version: 1'")])
-    if y.data.get("version") != 1:
+    if y.data.get("version") is True or y.data.get("version") != 1:
         v = y.data.get("version")
         msg = "'version: 1' is required" if v is None else f"unsupported version {v!r}: this cockpit reads version: 1"
         raise ConfigError([problem(("version",) if v is not None else (), msg)])
@@ -365,20 +365,40 @@ def load_catalogue(path: str | os.PathLike[str], env: typing.Mapping[str, str] |
     problems += [problem(p, m) for p, m in env_problems]
 
     positions: dict[str, list[int]] = {}
-    config, model_problems = _validate_by_item(data, y.data, positions)
+    repaired: set[tuple[str, int, str]] = set()
+    config, model_problems = _validate_by_item(data, y.data, positions, repaired)
     problems += [problem(p, m) for p, m in model_problems]
     if config is None:
         raise ConfigError(_sorted(problems))
     cat = Catalogue(fs, display, config, y, None)
     cat.known = _known_names(data)
     cat.positions = positions
-    problems += check_rules(cat, data)
+    rule_problems = check_rules(cat, data)
+    problems += [p for p in rule_problems if not _about_repaired(cat, p, repaired)]
     tree = RegionTree.from_spec(config.org.regions) if config.org.regions else None
-    if problems:
-        raise ConfigError(_sorted(problems))
     cat.tree = tree
     cat.indicators = {i.id: i for i in config.indicators}
+    if problems:
+        if repaired:  # items with keys taken out are no base for checking sources
+            bad = {(s, i) for s, i, _ in repaired}
+            keep = [ind for k, ind in enumerate(config.indicators) if ("indicators", positions["indicators"][k]) not in bad]
+            cat.config = config.model_copy(update={"indicators": keep})
+            cat.indicators = {i.id: i for i in keep}
+            cat.positions = {**positions, "indicators": [p for p in positions.get("indicators", []) if ("indicators", p) not in bad]}
+        raise ConfigError(_sorted(problems), partial=cat)
     return cat
+
+
+def _about_repaired(cat: Catalogue, p: Problem, repaired: set[tuple[str, int, str]]) -> bool:
+    """A rule's problem with a key that was taken out of its item (it was reported already)."""
+    for section, i, key in repaired:
+        path = (section, i)
+        subject, _ = _subject(cat.yaml.data, path)
+        if p.subject == subject and (p.field == key or p.field.startswith(key + ".") or p.field.startswith(key + "[")):
+            return True
+        if p.subject == subject and p.message == "required field missing" and p.field in ("source", "time"):
+            return key in ("source", "time") or True
+    return False
 
 
 _ITEMS = {
@@ -391,7 +411,7 @@ _ITEMS = {
 
 
 def _validate_by_item(
-    data: dict[str, Any], raw: object, positions: dict[str, list[int]]
+    data: dict[str, Any], raw: object, positions: dict[str, list[int]], repaired: set[tuple[str, int, str]]
 ) -> tuple[spec.Config | None, list[tuple[Path, str]]]:
     """Validate each source, channel and indicator alone, so one bad item hides no other problem.
 
@@ -428,6 +448,16 @@ def _validate_by_item(
                     positions.setdefault(section, []).append(i)
                 except ValidationError as e:
                     problems += _pydantic_problems(e, raw, (section, i))
+                    # Without its bad keys, the item may still be whole enough for the rules
+                    # (unknown source, duplicate id, …): report those too, never about those keys.
+                    bad = {p[2] for p, _ in _pydantic_problems(e, raw, (section, i)) if len(p) > 2}
+                    if isinstance(item, dict) and bad:
+                        try:
+                            kept_list.append(adapter.validate_python({k: v for k, v in item.items() if k not in bad}))
+                            positions.setdefault(section, []).append(i)
+                            repaired.update((section, i, k) for k in bad)
+                        except ValidationError:
+                            pass
             good[section] = kept_list
     try:
         config = spec.Config.model_validate({**top, **{k: [] if isinstance(v, list) else {} for k, v in good.items()}})

@@ -37,9 +37,11 @@ class Problem:
 class ConfigError(Exception):
     """Raised with every problem found; nothing was computed."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], partial: object | None = None) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+        # what could be read despite the problems, so `validate` can still reach the sources
+        self.partial = partial
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:

@@ -74,8 +74,12 @@ def load_yaml(text: str) -> LoadedYaml:
             return [build(v, (*path, i)) for i, v in enumerate(n.value)]
         try:
             return constructor.construct_object(n, deep=True)
+        except yaml.MarkedYAMLError as e:
+            what = " ".join(x for x in (e.context, e.problem) if x) or "cannot be read"
+            raise YamlSyntaxError(n.start_mark.line + 1, f"invalid YAML value: {what}") from None
         except yaml.YAMLError as e:
-            raise YamlSyntaxError(n.start_mark.line + 1, f"invalid YAML value: {e}") from None
+            first = str(e).strip().splitlines()[0] if str(e).strip() else "cannot be read"
+            raise YamlSyntaxError(n.start_mark.line + 1, f"invalid YAML value: {first}") from None
 
     out.data = build(node, ())
     return out
