@@ -256,16 +256,6 @@ UNION_TAG_PLACE = (
 )
 
 
-VERSION_TRUE = (
-    "`version: true` is taken for version 1 (True == 1): metrics/catalogue/load.py load_catalogue "
-    "compares `y.data.get('version') != 1`, and spec.Config's Literal[1] lets True through too"
-)
-YAML_VALUE_LINES = (
-    "a YAML value error is printed over two lines (PyYAML's multi-line message with its mark): "
-    "metrics/catalogue/yamlload.py build() uses str(e) for 'invalid YAML value'"
-)
-
-
 @dataclass(frozen=True)
 class Bad:
     file: str
@@ -288,8 +278,8 @@ BAD_CASES = [
     Bad("not_a_mapping", "config", None, 2, "mapping"),
     Bad("version_missing", "config", None, 2, "version: 1"),
     Bad("version_wrong", "config", "version", 2, "unsupported version 2"),
-    Bad("version_true", "config", "version", 2, "version", VERSION_TRUE, VERSION_TRUE),
-    Bad("yaml_unknown_tag", "config", None, 21, "invalid YAML", one_line_xfail=YAML_VALUE_LINES),
+    Bad("version_true", "config", "version", 2, "version"),
+    Bad("yaml_unknown_tag", "config", None, 21, "invalid YAML"),
     Bad("duplicate_yaml_key", TOT, "name", 40, "duplicate key 'name'"),
     # --- unknown keys, with a way out
     Bad("unknown_top_key", "config", "chanels", 17, "unknown key 'chanels' (did you mean 'channels'?)"),
@@ -477,13 +467,11 @@ MULTI = {
     ],
 }
 MULTI_HIDDEN = {
-    # A model error in an indicator drops it before the cross-object rules run, so the
-    # rule-level problems of that same indicator are never reported.
+    # A model error in an indicator must not hide the rule-level problems of that same indicator,
     "multi_problem_same_indicator": ["unknown grain 'weekly'", "sub-query", "out of order for higher_better"],
-    # ... and a duplicate of that dropped indicator is not seen either.
+    # nor a duplicate of that indicator's id,
     "multi_problem_duplicate_of_invalid": ["unknown key 'sourse'", "duplicate indicator id 'online_rate'"],
-    # Any config problem stops validate before it reaches the sources: a missing file of a
-    # well-formed source is not reported with the other problems.
+    # nor, with any config problem, the missing file of another, well-formed source.
     "multi_problem_and_missing_file": ["unknown key 'wher'", "no_such_econ.csv"],
 }
 
@@ -510,35 +498,7 @@ def test_multi_problem_file_reports_every_problem(runs: Runs) -> None:
     assert lines == sorted(lines)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            "multi_problem_same_indicator",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a model error hides the rule errors of the same indicator "
-                "(metrics/catalogue/load.py _validate_by_item drops the item; rules.py only sees valid items)",
-            ),
-        ),
-        pytest.param(
-            "multi_problem_duplicate_of_invalid",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="an invalid indicator is not counted for duplicate ids "
-                "(metrics/catalogue/rules.py unique_ids runs over cat.config.indicators only)",
-            ),
-        ),
-        pytest.param(
-            "multi_problem_and_missing_file",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="validate stops at config problems and never checks the sources "
-                "(cockpit/cli.py validate: _load raises before check_sources)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("name", sorted(MULTI_HIDDEN))
 def test_no_problem_hides_another(name: str, runs: Runs) -> None:
     _check_every_problem(name, MULTI_HIDDEN[name], runs)
 
