@@ -250,6 +250,11 @@ def test_in_process_runs_match_the_real_command(runs: Runs, fixture_env) -> None
 
 # ----------------------------------------------------------------- the table of bad fixtures
 
+VERSION_FLOAT = (
+    "contract section 2: 'indicators.yaml is a mapping with version: 1; anything else is refused', but "
+    "`version: 1.0` is accepted: metrics/catalogue/load.py load_catalogue tests `version != 1` (1.0 == 1) "
+    "and spec.Config's Literal[1] takes 1.0 in lax mode"
+)
 UNION_TAG_PLACE = (
     "a wrong `type` is reported at its parent's line with no field: the union tag's "
     "location is dropped in metrics/catalogue/load.py (_pydantic_problems/_message, union_tag_invalid)"
@@ -279,6 +284,7 @@ BAD_CASES = [
     Bad("version_missing", "config", None, 2, "version: 1"),
     Bad("version_wrong", "config", "version", 2, "unsupported version 2"),
     Bad("version_true", "config", "version", 2, "version"),
+    Bad("version_float", "config", "version", 2, "version", refuse_xfail=VERSION_FLOAT, place_xfail=VERSION_FLOAT),
     Bad("yaml_unknown_tag", "config", None, 21, "invalid YAML"),
     Bad("duplicate_yaml_key", TOT, "name", 40, "duplicate key 'name'"),
     # --- unknown keys, with a way out
