@@ -109,7 +109,15 @@ def validate(config: str) -> int:
             raise Abort(EXIT_INVALID, [str(p) for p in e.problems]) from None
         cat, found = e.partial, e.problems  # still reach the sources that could be read
     # a source whose settings are wrong (unset ${VAR}, inline password) is not reached
+    # nor one that an indicator with a problem uses: its bad where clause must never reach a database
     skip = {p.subject.split("'")[1] for p in found if p.subject.startswith("source '")}
+    bad_indicators = {p.subject.split("'")[1] for p in found if p.subject.startswith("indicator '")}
+    raw = cat.yaml.data.get("indicators") if isinstance(cat.yaml.data, dict) else None
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and str(item.get("id")) in bad_indicators and isinstance(item.get("source"), str):
+            skip.add(item["source"])
+    if found:  # local files are still checked; no database or HTTP endpoint is contacted
+        skip.update(k for k, v in cat.config.sources.items() if v.type in ("sql", "http_json"))
     problems, warnings = check_sources(cat, skip=skip)
     seen: set[str] = set()
     problems = [p for p in sorted([*found, *problems], key=lambda p: p.line) if not (str(p) in seen or seen.add(str(p)))]
@@ -128,8 +136,9 @@ def validate(config: str) -> int:
 
 
 @main.command()
+@_config_option
 @_guard
-def schema() -> int:
+def schema(config: str) -> int:
     """Print the JSON Schema of indicators.yaml, for editors."""
     from metrics.catalogue.spec import json_schema
 
@@ -154,19 +163,28 @@ def _check_ids(cat: Any, ids: tuple[str, ...]) -> list[str] | None:
     return list(dict.fromkeys(ids))
 
 
-def _check_period(period: str | None) -> None:
+def _check_period(period: str | None) -> str | None:
+    """The period as given, when it is a period string of contract section 4; else exit 2.
+
+    A near spelling (``2026-2``) is refused with the canonical one as the way out.
+    """
     from metrics import periods
 
     if period is None:
-        return
+        return None
     try:
-        periods.grain_of(period)
-        periods.start(period)
+        grain = periods.grain_of(period.strip())
+        canonical = periods.to_period(periods.start(period.strip()), grain)
     except (periods.PeriodError, ValueError):
+        canonical = None
+    if canonical is None:
         raise Abort(
             EXIT_INVALID,
             [f"ERROR: --period: '{period}' is not a period (write 2026-10-05, 2026-W41, 2026-10, 2026-Q3 or 2026)"],
-        ) from None
+        )
+    if canonical != period:
+        raise Abort(EXIT_INVALID, [f"ERROR: --period: '{period}' is not a period string (did you mean '{canonical}'?)"])
+    return canonical
 
 
 def _scope(cat: Any, as_user: str | None):
@@ -202,7 +220,7 @@ def compute(config: str, indicators: tuple[str, ...], period: str | None, fmt: s
 
     cat = _load(config)
     ids = _check_ids(cat, indicators)
-    _check_period(period)
+    period = _check_period(period)
     scope = _scope(cat, as_user)
     if ids is None:
         ids = [i.id for i in cat.config.indicators]

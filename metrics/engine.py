@@ -30,7 +30,7 @@ from . import periods
 from .catalogue import spec
 from .catalogue.expressions import check_formula
 from .catalogue.load import Catalogue
-from .query import Component, QueryBuilder, render_for
+from .query import MEDIAN_DIALECTS, Component, QueryBuilder, render_for
 from .store import Store
 
 OUTPUT_COLUMNS = ["indicator", "period", "region", "department", "value", "target", "status", "yoy", "mom", "rank"]
@@ -489,6 +489,8 @@ class Engine:
             else:
                 pmap.append((k, p))
         comps = [(_comp_name(c), c) for c in hol.values()]
+        if pmap and region_on and ind.rollup == "sum" and qb.dialect in MEDIAN_DIALECTS:
+            return self._holistic_levels(ind, con, qb, comps, pmap)
         if not pmap:
             cols = {a: pl.Float64 for a, _ in comps}
             return (
@@ -509,6 +511,36 @@ class Engine:
             dep = self._fetch(con, render_for(sql, con.relation())).rename({"node": "department"})
             dep = dep.with_columns(pl.col("department").cast(pl.String), pl.col("period").cast(pl.String), *[pl.col(a).cast(pl.Float64) for a in aliases])
             dep = dep.filter(pl.col("department").is_not_null())
+        return reg, dep
+
+    def _holistic_levels(
+        self, ind: spec.Indicator, con: Connector, qb: QueryBuilder, comps: list[tuple[str, Component]], pmap: list
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Region nodes and departments from one GROUPING SETS query (see QueryBuilder.holistic_levels)."""
+        assert self.tree is not None and ind.time is not None and ind.region is not None
+        level_map = [(r.id, list(reversed(self.tree.ancestors_or_self(r.id)))[1:]) for r in self.tree]
+        depth = max((len(lv) for _, lv in level_map), default=0)
+        sql = qb.holistic_levels(ind.time.column, ind.time.grain, ind.region, ind.department, comps, pmap, level_map)
+        out = self._fetch(con, render_for(sql, con.relation()))
+        aliases = [a for a, _ in comps]
+        lcols = [f"__l{i + 1}" for i in range(depth)]
+        flag = {c: pl.col(f"__g_{c}") == 0 for c in [*lcols, "__dept"] if f"__g_{c}" in out.columns}
+        parts = []
+        grouped_none = pl.lit(True)
+        for c in flag.values():
+            grouped_none = grouped_none & ~c
+        parts.append(out.filter(grouped_none).with_columns(pl.lit(self.root, pl.String).alias("region")))
+        for c in lcols:
+            parts.append(out.filter(flag[c] & pl.col(c).is_not_null()).with_columns(pl.col(c).cast(pl.String).alias("region")))
+        cast = [pl.col("period").cast(pl.String), *[pl.col(a).cast(pl.Float64) for a in aliases]]
+        reg = pl.concat([p.select("period", "region", *aliases) for p in parts]).with_columns(cast)
+        dep = pl.DataFrame(schema={"period": pl.String, "department": pl.String, **{a: pl.Float64 for a in aliases}})
+        if ind.department and "__dept" in flag:
+            dep = (
+                out.filter(flag["__dept"] & pl.col("__dept").is_not_null())
+                .select("period", pl.col("__dept").cast(pl.String).alias("department"), *aliases)
+                .with_columns(cast)
+            )
         return reg, dep
 
     # -- formulas

@@ -220,6 +220,54 @@ class QueryBuilder:
         sql = f"WITH {', '.join(ctes)} SELECT {', '.join(outer)} FROM __keys{joined}"
         return self.finish(sql)
 
+    def holistic_levels(
+        self,
+        time_col: str,
+        grain: str,
+        region_col: str,
+        dept_col: str | None,
+        comps: Sequence[tuple[str, Component]],
+        period_map: Iterable[tuple[object, str]],
+        level_map: Sequence[tuple[str, Sequence[str | None]]],
+    ) -> str:
+        """Medians and distinct counts for every tree node and department in ONE scan.
+
+        ``level_map`` gives each region code its ancestors by depth below the
+        root (``l1`` the district, ``l2`` the town, …). ``GROUPING SETS`` then
+        aggregate the root (all records, unknown codes included), each level
+        and each department, without repeating a record per ancestor. For
+        databases with a native ``MEDIAN`` (DuckDB, PostgreSQL, Spark).
+        """
+        depth = max((len(levels) for _, levels in level_map), default=0)
+        key = self.time_key(time_col, grain)
+        pm = ", ".join(f"({self._key_literal(k)}, {_lit(p)})" for k, p in period_map)
+        lcols = [f"__l{i + 1}" for i in range(depth)]
+        rows = []
+        for code, levels in level_map:
+            vals = [*levels, *([None] * (depth - len(levels)))]
+            rows.append("(" + ", ".join([_lit(code), *(_lit(v) if v is not None else "CAST(NULL AS VARCHAR)" for v in vals)]) + ")")
+        ctes = [f"__pm(__k, __p) AS (VALUES {pm})"]
+        if depth:
+            ctes.append(f"__lm(__code, {', '.join(lcols)}) AS (VALUES {', '.join(rows)})")
+        dept = self.code(dept_col) if dept_col else "CAST(NULL AS VARCHAR)"
+        level_select = "".join(f"__lm.{c} AS {c}, " for c in lcols)
+        join_lm = f" LEFT JOIN __lm ON {self.code(region_col)} = __lm.__code" if depth else ""
+        ctes.append(
+            f"__b AS (SELECT __pm.__p AS __period, {level_select}{dept} AS __dept, __s.* "
+            f"FROM (SELECT * FROM {_q(PLACEHOLDER)}) AS __s JOIN __pm ON {key} = __pm.__k{join_lm})"
+        )
+        sets = ["(__period)"] + [f"(__period, {c})" for c in lcols]
+        if dept_col:
+            sets.append("(__period, __dept)")
+        flags = [f"GROUPING({c}) AS __g_{c}" for c in [*lcols, *(["__dept"] if dept_col else [])]]
+        dept_out = "__dept" if dept_col else "CAST(NULL AS VARCHAR) AS __dept"
+        select = ["__period AS period", *lcols, dept_out, *flags] + [f"{self.aggregate(c)} AS {a}" for a, c in comps]
+        sql = (
+            f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM __b "
+            f"GROUP BY GROUPING SETS ({', '.join(sets)})"
+        )
+        return self.finish(sql)
+
     def _key_literal(self, k: object) -> str:
         if isinstance(k, dt.datetime | dt.date):
             return f"CAST({_lit(k.isoformat(sep=' ') if isinstance(k, dt.datetime) else k.isoformat() + ' 00:00:00')} AS TIMESTAMP)"

@@ -255,11 +255,6 @@ def test_schema_is_a_json_schema_of_the_config(schema: dict) -> None:
         assert set(doc) <= set(props), set(doc) - set(props)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract section 2: 'Every sub-command takes --config PATH'; cockpit/cli.py `schema` has no "
-    "@_config_option, so `cockpit schema --config indicators.yaml` is a usage error (exit 2)",
-)
 def test_schema_takes_config_like_every_sub_command(city: Path) -> None:
     r = run_cli("schema", "--config", city)
     assert r.returncode == 0, r.stderr
@@ -453,12 +448,6 @@ def test_a_formula_alone_brings_only_its_own_rows(city: Path, city_rows: list[di
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`--period 2026-2` / `2026-W7` (not period strings of contract section 4) are accepted and "
-    "silently match nothing: cockpit/cli.py _check_period relies on metrics/periods.py grain_of/start, "
-    "whose month and week patterns take one digit, and the rows are filtered on the raw text",
-)
 @pytest.mark.parametrize("period", ["2026-2", "2026-W7"])
 def test_non_canonical_period_is_refused_or_understood(
     city: Path, city_rows: list[dict], period: str

@@ -315,6 +315,8 @@ def _pydantic_problems(e: ValidationError, raw: object, prefix: Path = ()) -> li
     for err in e.errors():
         loc = tuple(prefix) + tuple(err["loc"])
         path = _raw_path(raw, loc, err["type"])
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path = (*path, "type")  # the problem is the item's `type`, on its own line
         by_path.setdefault(path, []).append(err)
     out = []
     for path, errs in by_path.items():
@@ -353,7 +355,7 @@ def load_catalogue(path: str | os.PathLike[str], env: typing.Mapping[str, str] |
 
     if not isinstance(y.data, dict):
         raise ConfigError([problem((), "the config must be a mapping with 'version: 1'")])
-    if y.data.get("version") is True or y.data.get("version") != 1:
+    if type(y.data.get("version")) is not int or y.data.get("version") != 1:
         v = y.data.get("version")
         msg = "'version: 1' is required" if v is None else f"unsupported version {v!r}: this cockpit reads version: 1"
         raise ConfigError([problem(("version",) if v is not None else (), msg)])
