@@ -80,7 +80,9 @@ def _config_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _as_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--as", "as_user", metavar="USER_ID", help="Limit the output to what this user may see.")(f)
+    return click.option(
+        "--as", "as_user", metavar="USER_ID", help="Limit the output to what this user may see."
+    )(f)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,13 +116,21 @@ def validate(config: str) -> int:
     bad_indicators = {p.subject.split("'")[1] for p in found if p.subject.startswith("indicator '")}
     raw = cat.yaml.data.get("indicators") if isinstance(cat.yaml.data, dict) else None
     for item in raw if isinstance(raw, list) else []:
-        if isinstance(item, dict) and str(item.get("id")) in bad_indicators and isinstance(item.get("source"), str):
+        if (
+            isinstance(item, dict)
+            and str(item.get("id")) in bad_indicators
+            and isinstance(item.get("source"), str)
+        ):
             skip.add(item["source"])
     if found:  # local files are still checked; no database or HTTP endpoint is contacted
         skip.update(k for k, v in cat.config.sources.items() if v.type in ("sql", "http_json"))
     problems, warnings = check_sources(cat, skip=skip)
     seen: set[str] = set()
-    problems = [p for p in sorted([*found, *problems], key=lambda p: p.line) if not (str(p) in seen or seen.add(str(p)))]
+    problems = [
+        p
+        for p in sorted([*found, *problems], key=lambda p: p.line)
+        if not (str(p) in seen or seen.add(str(p)))
+    ]
     for w in warnings:
         _err(f"WARNING: {w}")
     for p in problems:
@@ -158,7 +168,10 @@ def _check_ids(cat: Any, ids: tuple[str, ...]) -> list[str] | None:
     if bad:
         raise Abort(
             EXIT_INVALID,
-            [f"ERROR: --indicator: unknown indicator '{b}'{did_you_mean(b, list(cat.indicators))}" for b in bad],
+            [
+                f"ERROR: --indicator: unknown indicator '{b}'{did_you_mean(b, list(cat.indicators))}"
+                for b in bad
+            ],
         )
     return list(dict.fromkeys(ids))
 
@@ -180,10 +193,15 @@ def _check_period(period: str | None) -> str | None:
     if canonical is None:
         raise Abort(
             EXIT_INVALID,
-            [f"ERROR: --period: '{period}' is not a period (write 2026-10-05, 2026-W41, 2026-10, 2026-Q3 or 2026)"],
+            [
+                f"ERROR: --period: '{period}' is not a period (write 2026-10-05, 2026-W41, 2026-10, 2026-Q3 or 2026)"
+            ],
         )
     if canonical != period:
-        raise Abort(EXIT_INVALID, [f"ERROR: --period: '{period}' is not a period string (did you mean '{canonical}'?)"])
+        raise Abort(
+            EXIT_INVALID,
+            [f"ERROR: --period: '{period}' is not a period string (did you mean '{canonical}'?)"],
+        )
     return canonical
 
 
@@ -208,13 +226,26 @@ def _emit(text: str, output: str | None) -> None:
 
 @main.command()
 @_config_option
-@click.option("--indicator", "indicators", multiple=True, metavar="ID", help="Only this indicator (repeatable).")
+@click.option(
+    "--indicator", "indicators", multiple=True, metavar="ID", help="Only this indicator (repeatable)."
+)
 @click.option("--period", metavar="P", help="Only rows of this period (2026-10, 2026-Q3, 2026-W41, …).")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv", "table"]), default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv", "table"]), default="table", show_default=True
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output."
+)
 @_as_option
 @_guard
-def compute(config: str, indicators: tuple[str, ...], period: str | None, fmt: str, output: str | None, as_user: str | None) -> int:
+def compute(
+    config: str,
+    indicators: tuple[str, ...],
+    period: str | None,
+    fmt: str,
+    output: str | None,
+    as_user: str | None,
+) -> int:
     """Compute indicator rows (contract section 5)."""
     from metrics.engine import Engine, rows_as_records
 
@@ -272,7 +303,9 @@ def _table(cat: Any, rows: Any) -> str:
                 cat.department_name(r["department"]) if r["department"] else "",
                 fmt_value(r["value"], unit),
                 fmt_value(r["target"], unit),
-                {"green": "绿", "yellow": "黄", "red": "红", "blue": "蓝", "lightblue": "浅蓝"}.get(r["status"] or "", ""),
+                {"green": "绿", "yellow": "黄", "red": "红", "blue": "蓝", "lightblue": "浅蓝"}.get(
+                    r["status"] or "", ""
+                ),
                 fmt_change(r["yoy"], unit),
                 fmt_change(r["mom"], unit),
                 "" if r["rank"] is None else str(r["rank"]),

@@ -33,11 +33,21 @@ def open_source(
         return embedded.ParquetConnector(source_id, resolve(settings.path), label_of(settings.path)).open()
     if kind == "csv":
         return embedded.CsvConnector(
-            source_id, resolve(settings.path), label_of(settings.path), numeric, settings.delimiter, settings.encoding
+            source_id,
+            resolve(settings.path),
+            label_of(settings.path),
+            numeric,
+            settings.delimiter,
+            settings.encoding,
         ).open()
     if kind == "excel":
         return embedded.ExcelConnector(
-            source_id, resolve(settings.path), label_of(settings.path), settings.sheet, settings.header_row, numeric
+            source_id,
+            resolve(settings.path),
+            label_of(settings.path),
+            settings.sheet,
+            settings.header_row,
+            numeric,
         ).open()
     if kind == "duckdb":
         return embedded.DuckDBFileConnector(
@@ -45,10 +55,17 @@ def open_source(
         ).open()
     if kind == "http_json":
         return embedded.HttpJsonConnector(
-            source_id, settings.url, sql.redact(settings.url).split("?")[0], settings.records, dict(settings.headers),
-            float(settings.timeout), numeric,
+            source_id,
+            settings.url,
+            sql.redact(settings.url).split("?")[0],
+            settings.records,
+            dict(settings.headers),
+            float(settings.timeout),
+            numeric,
         ).open()
     if kind == "sql":
         url = sql.resolve_file_url(settings.url, resolve)
-        return sql.SqlConnector(source_id, url, settings.table, settings.query, settings.updated_column).open()
+        return sql.SqlConnector(
+            source_id, url, settings.table, settings.query, settings.updated_column
+        ).open()
     raise SourceError(f"unknown source type '{kind}'", "type")

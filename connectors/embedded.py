@@ -29,7 +29,9 @@ def connection() -> duckdb.DuckDBPyConnection:
     global _CON
     with _LOCK:
         if _CON is None:
-            _CON = duckdb.connect(":memory:", config={"memory_limit": os.environ.get("COCKPIT_DUCKDB_MEMORY", "1GB")})
+            _CON = duckdb.connect(
+                ":memory:", config={"memory_limit": os.environ.get("COCKPIT_DUCKDB_MEMORY", "1GB")}
+            )
         return _CON
 
 
@@ -173,7 +175,9 @@ class CsvConnector(_FileConnector):
         src = _lit(str(self.path))
         sniffed = con.execute(f"DESCRIBE SELECT * FROM read_csv({src}, {self._options()})").fetchall()
         types = {r[0]: str(r[1]) for r in sniffed}
-        overrides = {c: "DOUBLE" for c, t in types.items() if c in self.numeric and kind_of(t) in ("text", "other")}
+        overrides = {
+            c: "DOUBLE" for c, t in types.items() if c in self.numeric and kind_of(t) in ("text", "other")
+        }
         type_opt = ""
         if overrides:
             type_opt = ", types = {" + ", ".join(f"{_lit(c)}: 'DOUBLE'" for c in overrides) + "}"
@@ -259,10 +263,14 @@ class FrameConnector(EmbeddedConnector):
     def _create(self, con: duckdb.DuckDBPyConnection) -> None:
         frame, first_row = self._frame()
         frame = self._coerce_numeric(frame, first_row)
-        self._fp = hashlib.sha1(frame.hash_rows().to_numpy().tobytes()).hexdigest()[:16] if frame.height else "0"
+        self._fp = (
+            hashlib.sha1(frame.hash_rows().to_numpy().tobytes()).hexdigest()[:16] if frame.height else "0"
+        )
         arrow = frame.to_arrow()
         con.register(f"__arrow_{self.source_id}", arrow)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_q(self.view)} AS SELECT * FROM {_q('__arrow_' + self.source_id)}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_q(self.view)} AS SELECT * FROM {_q('__arrow_' + self.source_id)}"
+        )
         con.unregister(f"__arrow_{self.source_id}")
 
     def _coerce_numeric(self, frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
@@ -290,7 +298,13 @@ class FrameConnector(EmbeddedConnector):
 
 class ExcelConnector(FrameConnector):
     def __init__(
-        self, source_id: str, path: Path, label: str, sheet: str | int | None, header_row: int, numeric: set[str]
+        self,
+        source_id: str,
+        path: Path,
+        label: str,
+        sheet: str | int | None,
+        header_row: int,
+        numeric: set[str],
     ) -> None:
         super().__init__(source_id, label, numeric)
         self.path = path
@@ -311,7 +325,9 @@ class ExcelConnector(FrameConnector):
 
                 raise SourceError(f"no sheet '{sheet}' in {self.label}{did_you_mean(sheet, names)}", "sheet")
             if isinstance(sheet, int) and not 0 <= sheet < len(names):
-                raise SourceError(f"{self.label} has {len(names)} sheet(s); sheet {sheet} does not exist", "sheet")
+                raise SourceError(
+                    f"{self.label} has {len(names)} sheet(s); sheet {sheet} does not exist", "sheet"
+                )
             ws = reader.load_sheet(sheet, header_row=self.header_row - 1)
             frame = pl.from_arrow(ws.to_arrow())
         except SourceError:
@@ -328,7 +344,14 @@ class ExcelConnector(FrameConnector):
 
 class HttpJsonConnector(FrameConnector):
     def __init__(
-        self, source_id: str, url: str, label: str, records: str | None, headers: dict[str, str], timeout: float, numeric: set[str]
+        self,
+        source_id: str,
+        url: str,
+        label: str,
+        records: str | None,
+        headers: dict[str, str],
+        timeout: float,
+        numeric: set[str],
     ) -> None:
         super().__init__(source_id, label, numeric)
         self.url = url
@@ -358,7 +381,9 @@ class HttpJsonConnector(FrameConnector):
             else:
                 raise SourceError(f"no '{self.records}' in the response of {self.label}", "records")
         if not isinstance(items, list):
-            raise SourceError(f"'{self.records or '(root)'}' in the response of {self.label} is not a list", "records")
+            raise SourceError(
+                f"'{self.records or '(root)'}' in the response of {self.label} is not a list", "records"
+            )
         rows = [r for r in items if isinstance(r, dict)]
         if len(rows) < len(items):
             self.notes.warnings.append(

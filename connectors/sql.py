@@ -80,7 +80,9 @@ def engine_for(url: str) -> sa.Engine:
 
 
 class SqlConnector:
-    def __init__(self, source_id: str, url: str, table: str | None, query: str | None, updated_column: str | None) -> None:
+    def __init__(
+        self, source_id: str, url: str, table: str | None, query: str | None, updated_column: str | None
+    ) -> None:
         self.source_id = source_id
         self.url = url
         self.label = redact(url)
@@ -114,14 +116,18 @@ class SqlConnector:
                         from metrics.catalogue.problems import did_you_mean
 
                         tables = insp.get_table_names(schema=schema or None)
-                        raise SourceError(f"no table '{self.table}' in {self.label}{did_you_mean(name, tables)}", "table")
+                        raise SourceError(
+                            f"no table '{self.table}' in {self.label}{did_you_mean(name, tables)}", "table"
+                        )
                     cols = insp.get_columns(name, schema=schema or None)
                     self._columns = {c["name"]: ColumnInfo(c["name"], _kind(c["type"])) for c in cols}
                 else:
                     res = conn.exec_driver_sql(f"SELECT * FROM {self.relation()} LIMIT 1")
                     names = list(res.keys())
                     row = res.fetchone()
-                    self._columns = {n: ColumnInfo(n, _py_kind(row[i] if row else None)) for i, n in enumerate(names)}
+                    self._columns = {
+                        n: ColumnInfo(n, _py_kind(row[i] if row else None)) for i, n in enumerate(names)
+                    }
         except SourceError:
             raise
         except Exception as e:  # noqa: BLE001 - driver errors vary by database
@@ -129,7 +135,8 @@ class SqlConnector:
         if self.dialect == "sqlite":
             # SQLite keeps dates as text; read them as text.
             self._columns = {
-                n: ColumnInfo(n, "text" if c.kind in ("date", "timestamp") else c.kind) for n, c in self._columns.items()
+                n: ColumnInfo(n, "text" if c.kind in ("date", "timestamp") else c.kind)
+                for n, c in self._columns.items()
             }
         return self
 

@@ -33,7 +33,18 @@ from .catalogue.load import Catalogue
 from .query import MEDIAN_DIALECTS, Component, QueryBuilder, render_for
 from .store import Store
 
-OUTPUT_COLUMNS = ["indicator", "period", "region", "department", "value", "target", "status", "yoy", "mom", "rank"]
+OUTPUT_COLUMNS = [
+    "indicator",
+    "period",
+    "region",
+    "department",
+    "value",
+    "target",
+    "status",
+    "yoy",
+    "mom",
+    "rank",
+]
 ROW_SCHEMA = {
     "indicator": pl.String,
     "period": pl.String,
@@ -47,7 +58,13 @@ ROW_SCHEMA = {
     "rank": pl.Int64,
     "records": pl.Int64,
 }
-_VALUE_SCHEMA = {"period": pl.String, "region": pl.String, "department": pl.String, "value": pl.Float64, "records": pl.Int64}
+_VALUE_SCHEMA = {
+    "period": pl.String,
+    "region": pl.String,
+    "department": pl.String,
+    "value": pl.Float64,
+    "records": pl.Int64,
+}
 
 
 @dataclass
@@ -162,9 +179,11 @@ def numeric_columns(cat: Catalogue, source_id: str) -> set[str]:
                 continue  # reported by the rules; nothing here reads it
 
             for node in tree.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ, exp.Between):
-                operands = [node.this, node.expression] if not isinstance(node, exp.Between) else [
-                    node.this, node.args.get("low"), node.args.get("high")
-                ]
+                operands = (
+                    [node.this, node.expression]
+                    if not isinstance(node, exp.Between)
+                    else [node.this, node.args.get("low"), node.args.get("high")]
+                )
                 numbers = any(isinstance(o, exp.Literal) and not o.is_string for o in operands) or any(
                     isinstance(o, exp.Neg) and isinstance(o.this, exp.Literal) for o in operands
                 )
@@ -227,14 +246,18 @@ class Engine:
 
     # -- one source
     def _run_source(
-        self, source_id: str, by_key: dict[tuple, list[spec.Indicator]], values: dict[str, pl.DataFrame], res: Result
+        self,
+        source_id: str,
+        by_key: dict[tuple, list[spec.Indicator]],
+        values: dict[str, pl.DataFrame],
+        res: Result,
     ) -> None:
         cat = self.cat
         try:
             con = open_connector(cat, source_id)
         except SourceError as e:
             why = e.message
-            res.errors.append(str(cat.problem(("sources", source_id, *( [e.field] if e.field else [])), why)))
+            res.errors.append(str(cat.problem(("sources", source_id, *([e.field] if e.field else [])), why)))
             for inds in by_key.values():
                 for ind in inds:
                     res.failed[ind.id] = why
@@ -286,7 +309,9 @@ class Engine:
                     f"{n} records counted at the root only"
                 )
         if not latest and not any(ind.id in res.failed for inds in by_key.values() for ind in inds):
-            res.warnings.append(f"{con.label}: source '{source_id}': the source has no records; its indicators have no rows")
+            res.warnings.append(
+                f"{con.label}: source '{source_id}': the source has no records; its indicators have no rows"
+            )
         if latest:
             last = max(latest, key=periods.ordinal)
             res.latest[source_id] = last
@@ -308,7 +333,9 @@ class Engine:
         for fld, col in columns_of(ind):
             if col.lower() not in (n.lower() for n in names):
                 parts = tuple(fld.split("."))
-                return str(self.cat.problem((*path, *parts), f"unknown column '{col}'{did_you_mean(col, names)}"))
+                return str(
+                    self.cat.problem((*path, *parts), f"unknown column '{col}'{did_you_mean(col, names)}")
+                )
         for fld, where in wheres_of(ind):
             try:
                 check_where(where, names)
@@ -361,7 +388,10 @@ class Engine:
             except periods.PeriodError as e:
                 mapping[k] = None
                 bad.append(str(e))
-        kdf = pl.DataFrame({"k": keys, "period": [mapping[k] for k in keys]}, schema={"k": raw["k"].dtype, "period": pl.String})
+        kdf = pl.DataFrame(
+            {"k": keys, "period": [mapping[k] for k in keys]},
+            schema={"k": raw["k"].dtype, "period": pl.String},
+        )
         raw = raw.join(kdf, on="k", how="left", nulls_equal=True)
         dropped = raw.filter(pl.col("period").is_null())
         if dropped.height:
@@ -379,7 +409,9 @@ class Engine:
         part = raw.group_by(["period", "r", "d"], maintain_order=True).agg(aggs)
         part = part.with_columns(pl.col("r").cast(pl.String), pl.col("d").cast(pl.String))
         # name the columns by component, so each indicator finds its own
-        self._keys[(con.source_id, time_col, grain)] = [k for k, p in mapping.items() if k is not None and p is not None]
+        self._keys[(con.source_id, time_col, grain)] = [
+            k for k, p in mapping.items() if k is not None and p is not None
+        ]
         return part.rename({f"c{i}": _comp_name(c) for i, c in enumerate(comps)})
 
     # -- one indicator from the partials
@@ -405,7 +437,7 @@ class Engine:
 
         def fold(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
             aggs = [pl.col("__n").sum()]
-            for role, c in dec.items():
+            for c in dec.values():
                 col = pl.col(_comp_name(c))
                 aggs.append(col.min() if c.agg == "min" else col.max() if c.agg == "max" else col.sum())
             out = frame.group_by(by, maintain_order=True).agg(aggs)
@@ -427,7 +459,13 @@ class Engine:
                 cums = [pl.col("__n").cum_sum().over(keys).alias("__n")]
                 for c in dec.values():
                     col = pl.col(_comp_name(c))
-                    cum = col.cum_min() if c.agg == "min" else col.cum_max() if c.agg == "max" else col.fill_null(0).cum_sum()
+                    cum = (
+                        col.cum_min()
+                        if c.agg == "min"
+                        else col.cum_max()
+                        if c.agg == "max"
+                        else col.fill_null(0).cum_sum()
+                    )
                     cums.append(cum.over(keys).alias(_comp_name(c)))
                 out = out.with_columns(cums).drop("__ord", "__year").filter(pl.col("__n") > 0)
             return out
@@ -437,7 +475,9 @@ class Engine:
         # regions
         if region_on:
             nm = self._node_map(ind.rollup)
-            joined = base.join(nm, on="r", how="left", maintain_order="left").with_columns(pl.col("node").fill_null(self.root))
+            joined = base.join(nm, on="r", how="left", maintain_order="left").with_columns(
+                pl.col("node").fill_null(self.root)
+            )
             regions = fold(joined, ["period", "node"]).rename({"node": "region"})
         else:
             regions = fold(base, ["period"]).with_columns(pl.lit(self.root, pl.String).alias("region"))
@@ -483,7 +523,11 @@ class Engine:
                 continue
             if ind.accumulate == "ytd":
                 year_periods = sorted(
-                    {q for q in part["period"].unique().to_list() if q[:4] == p[:4] and periods.ordinal(q) >= periods.ordinal(p)}
+                    {
+                        q
+                        for q in part["period"].unique().to_list()
+                        if q[:4] == p[:4] and periods.ordinal(q) >= periods.ordinal(p)
+                    }
                 )
                 pmap.extend((k, q) for q in year_periods)
             else:
@@ -501,26 +545,43 @@ class Engine:
         if region_on:
             nm = self._node_map(ind.rollup)
             node_pairs = list(zip(nm["r"].to_list(), nm["node"].to_list(), strict=True))
-        sql = qb.holistic(ind.time.column, grain, ind.region if region_on else None, comps, pmap, node_pairs, self.root)
+        sql = qb.holistic(
+            ind.time.column, grain, ind.region if region_on else None, comps, pmap, node_pairs, self.root
+        )
         reg = self._fetch(con, render_for(sql, con.relation())).rename({"node": "region"})
         aliases = [a for a, _ in comps]
-        reg = reg.with_columns(pl.col("region").cast(pl.String), pl.col("period").cast(pl.String), *[pl.col(a).cast(pl.Float64) for a in aliases])
+        reg = reg.with_columns(
+            pl.col("region").cast(pl.String),
+            pl.col("period").cast(pl.String),
+            *[pl.col(a).cast(pl.Float64) for a in aliases],
+        )
         dep = pl.DataFrame(schema={"period": pl.String, "department": pl.String})
         if ind.department:
             sql = qb.holistic(ind.time.column, grain, ind.department, comps, pmap, None, None)
             dep = self._fetch(con, render_for(sql, con.relation())).rename({"node": "department"})
-            dep = dep.with_columns(pl.col("department").cast(pl.String), pl.col("period").cast(pl.String), *[pl.col(a).cast(pl.Float64) for a in aliases])
+            dep = dep.with_columns(
+                pl.col("department").cast(pl.String),
+                pl.col("period").cast(pl.String),
+                *[pl.col(a).cast(pl.Float64) for a in aliases],
+            )
             dep = dep.filter(pl.col("department").is_not_null())
         return reg, dep
 
     def _holistic_levels(
-        self, ind: spec.Indicator, con: Connector, qb: QueryBuilder, comps: list[tuple[str, Component]], pmap: list
+        self,
+        ind: spec.Indicator,
+        con: Connector,
+        qb: QueryBuilder,
+        comps: list[tuple[str, Component]],
+        pmap: list,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Region nodes and departments from one GROUPING SETS query (see QueryBuilder.holistic_levels)."""
         assert self.tree is not None and ind.time is not None and ind.region is not None
         level_map = [(r.id, list(reversed(self.tree.ancestors_or_self(r.id)))[1:]) for r in self.tree]
         depth = max((len(lv) for _, lv in level_map), default=0)
-        sql = qb.holistic_levels(ind.time.column, ind.time.grain, ind.region, ind.department, comps, pmap, level_map)
+        sql = qb.holistic_levels(
+            ind.time.column, ind.time.grain, ind.region, ind.department, comps, pmap, level_map
+        )
         out = self._fetch(con, render_for(sql, con.relation()))
         aliases = [a for a, _ in comps]
         lcols = [f"__l{i + 1}" for i in range(depth)]
@@ -531,10 +592,16 @@ class Engine:
             grouped_none = grouped_none & ~c
         parts.append(out.filter(grouped_none).with_columns(pl.lit(self.root, pl.String).alias("region")))
         for c in lcols:
-            parts.append(out.filter(flag[c] & pl.col(c).is_not_null()).with_columns(pl.col(c).cast(pl.String).alias("region")))
+            parts.append(
+                out.filter(flag[c] & pl.col(c).is_not_null()).with_columns(
+                    pl.col(c).cast(pl.String).alias("region")
+                )
+            )
         cast = [pl.col("period").cast(pl.String), *[pl.col(a).cast(pl.Float64) for a in aliases]]
         reg = pl.concat([p.select("period", "region", *aliases) for p in parts]).with_columns(cast)
-        dep = pl.DataFrame(schema={"period": pl.String, "department": pl.String, **{a: pl.Float64 for a in aliases}})
+        dep = pl.DataFrame(
+            schema={"period": pl.String, "department": pl.String, **{a: pl.Float64 for a in aliases}}
+        )
         if ind.department and "__dept" in flag:
             dep = (
                 out.filter(flag["__dept"] & pl.col("__dept").is_not_null())
@@ -554,7 +621,9 @@ class Engine:
         joined: pl.DataFrame | None = None
         keys = ["period", "region", "department"]
         for name, ref in m.inputs.items():
-            f = values[ref].select([*keys, pl.col("value").alias(f"__in_{name}"), pl.col("records").alias(f"__rec_{name}")])
+            f = values[ref].select(
+                [*keys, pl.col("value").alias(f"__in_{name}"), pl.col("records").alias(f"__rec_{name}")]
+            )
             joined = f if joined is None else joined.join(f, on=keys, how="inner", nulls_equal=True)
         assert joined is not None
         tree = check_formula(m.expr, list(m.inputs)).tree
@@ -578,16 +647,35 @@ class Engine:
             pl.col("period").alias("__p"), "region", "department", pl.col("value").alias("__v")
         )
         keys = ["region", "department"]
-        f = f.join(base.rename({"__v": "__vprev"}), left_on=["__prev", *keys], right_on=["__p", *keys], how="left", nulls_equal=True)
-        f = f.join(base.rename({"__v": "__vago"}), left_on=["__ago", *keys], right_on=["__p", *keys], how="left", nulls_equal=True)
+        f = f.join(
+            base.rename({"__v": "__vprev"}),
+            left_on=["__prev", *keys],
+            right_on=["__p", *keys],
+            how="left",
+            nulls_equal=True,
+        )
+        f = f.join(
+            base.rename({"__v": "__vago"}),
+            left_on=["__ago", *keys],
+            right_on=["__p", *keys],
+            how="left",
+            nulls_equal=True,
+        )
 
         def change(prev_col: str) -> pl.Expr:
             v, p = pl.col("value"), pl.col(prev_col)
             if pct:
                 return pl.when(v.is_not_null() & p.is_not_null()).then(v - p).otherwise(None)
-            return pl.when(v.is_not_null() & p.is_not_null() & (p != 0)).then((v - p) / p.abs() * 100).otherwise(None)
+            return (
+                pl.when(v.is_not_null() & p.is_not_null() & (p != 0))
+                .then((v - p) / p.abs() * 100)
+                .otherwise(None)
+            )
 
-        f = f.with_columns(change("__vago").alias("yoy"), (pl.lit(None, pl.Float64) if cumulative else change("__vprev")).alias("mom"))
+        f = f.with_columns(
+            change("__vago").alias("yoy"),
+            (pl.lit(None, pl.Float64) if cumulative else change("__vprev")).alias("mom"),
+        )
         # targets per (region, year)
         pairs = f.select("region", pl.col("period").str.slice(0, 4).alias("__y")).unique()
         tmap = {(r, y): resolve_target(ind.target, r, y) for r, y in pairs.iter_rows()}
@@ -595,7 +683,9 @@ class Engine:
             {"region": [k[0] for k in tmap], "__y": [k[1] for k in tmap], "target": list(tmap.values())},
             schema={"region": pl.String, "__y": pl.String, "target": pl.Float64},
         )
-        f = f.with_columns(pl.col("period").str.slice(0, 4).alias("__y")).join(tdf, on=["region", "__y"], how="left", nulls_equal=True)
+        f = f.with_columns(pl.col("period").str.slice(0, 4).alias("__y")).join(
+            tdf, on=["region", "__y"], how="left", nulls_equal=True
+        )
         f = f.with_columns(_status_expr(ind).alias("status"))
         # rank among siblings (regions with the same parent) or among departments
         parent = {r.id: r.parent for r in self.tree} if self.tree else {}
@@ -607,14 +697,24 @@ class Engine:
         )
         desc = ind.direction == "higher_better"
         ranked = f.with_columns(
-            pl.when(pl.col("__parent").is_not_null() & pl.col("value").is_not_null() & pl.col("value").is_not_nan())
+            pl.when(
+                pl.col("__parent").is_not_null()
+                & pl.col("value").is_not_null()
+                & pl.col("value").is_not_nan()
+            )
             .then(pl.col("value"))
             .otherwise(None)
             .alias("__rv")
         ).with_columns(
-            pl.col("__rv").rank(method="min", descending=desc).over(["period", "__parent"]).cast(pl.Int64).alias("rank")
+            pl.col("__rv")
+            .rank(method="min", descending=desc)
+            .over(["period", "__parent"])
+            .cast(pl.Int64)
+            .alias("rank")
         )
-        return ranked.with_columns(pl.lit(ind.id).alias("indicator")).select(list(ROW_SCHEMA)).cast(ROW_SCHEMA)
+        return (
+            ranked.with_columns(pl.lit(ind.id).alias("indicator")).select(list(ROW_SCHEMA)).cast(ROW_SCHEMA)
+        )
 
 
 def _comp_name(c: Component) -> str:
@@ -650,18 +750,39 @@ def _status_expr(ind: spec.Indicator) -> pl.Expr:
     if ind.bands is not None:
         b = ind.bands
         return (
-            pl.when(~valid).then(None)
-            .when(v < b.blue).then(pl.lit("blue"))
-            .when(v < b.lightblue).then(pl.lit("lightblue"))
-            .when(v < b.green).then(pl.lit("green"))
-            .when(v < b.yellow).then(pl.lit("yellow"))
+            pl.when(~valid)
+            .then(None)
+            .when(v < b.blue)
+            .then(pl.lit("blue"))
+            .when(v < b.lightblue)
+            .then(pl.lit("lightblue"))
+            .when(v < b.green)
+            .then(pl.lit("green"))
+            .when(v < b.yellow)
+            .then(pl.lit("yellow"))
             .otherwise(pl.lit("red"))
         )
     if ind.thresholds is not None:
         t = ind.thresholds
         if ind.direction == "higher_better":
-            return pl.when(~valid).then(None).when(v >= t.green).then(pl.lit("green")).when(v >= t.yellow).then(pl.lit("yellow")).otherwise(pl.lit("red"))
-        return pl.when(~valid).then(None).when(v <= t.green).then(pl.lit("green")).when(v <= t.yellow).then(pl.lit("yellow")).otherwise(pl.lit("red"))
+            return (
+                pl.when(~valid)
+                .then(None)
+                .when(v >= t.green)
+                .then(pl.lit("green"))
+                .when(v >= t.yellow)
+                .then(pl.lit("yellow"))
+                .otherwise(pl.lit("red"))
+            )
+        return (
+            pl.when(~valid)
+            .then(None)
+            .when(v <= t.green)
+            .then(pl.lit("green"))
+            .when(v <= t.yellow)
+            .then(pl.lit("yellow"))
+            .otherwise(pl.lit("red"))
+        )
     return pl.lit(None, pl.String)
 
 

@@ -137,11 +137,18 @@ class QueryBuilder:
                 fn = "FSUM"  # compensated: the same bits whatever the thread schedule
         if cond is None:
             return f"{fn}({arg})"
-        return f"{fn}({arg}) FILTER (WHERE {cond})" if use_filter else f"{fn}(CASE WHEN {cond} THEN {arg} END)"
+        return (
+            f"{fn}({arg}) FILTER (WHERE {cond})" if use_filter else f"{fn}(CASE WHEN {cond} THEN {arg} END)"
+        )
 
     # -- whole queries
     def partials(
-        self, time_col: str, grain: str, region: str | None, department: str | None, comps: Sequence[Component]
+        self,
+        time_col: str,
+        grain: str,
+        region: str | None,
+        department: str | None,
+        comps: Sequence[Component],
     ) -> str:
         """Partial aggregates per (k, r, d); the decomposable components only."""
         select = [
@@ -189,7 +196,9 @@ class QueryBuilder:
         plain = [(a, c) for a, c in comps if native or c.agg != "median"]
         medians = [(a, c) for a, c in comps if not native and c.agg == "median"]
         if not medians:
-            select = ["__pm.__p AS period", f"{node} AS node"] + [f"{self.aggregate(c)} AS {a}" for a, c in plain]
+            select = ["__pm.__p AS period", f"{node} AS node"] + [
+                f"{self.aggregate(c)} AS {a}" for a, c in plain
+            ]
             sql = f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {_q(PLACEHOLDER)}{joins} GROUP BY 1, 2"
             return self.finish(sql)
         ctes.append(
@@ -198,7 +207,9 @@ class QueryBuilder:
         )
         keys = ["__period", "__node"] + [f"{self.aggregate(c)} AS {a}" for a, c in plain]
         ctes.append(f"__keys AS (SELECT {', '.join(keys)} FROM __base GROUP BY 1, 2)")
-        outer = ["__keys.__period AS period", "__keys.__node AS node"] + [f"__keys.{a} AS {a}" for a, _ in plain]
+        outer = ["__keys.__period AS period", "__keys.__node AS node"] + [
+            f"__keys.{a} AS {a}" for a, _ in plain
+        ]
         joined = ""
         for i, (alias, c) in enumerate(medians):
             assert c.column is not None
@@ -245,7 +256,13 @@ class QueryBuilder:
         rows = []
         for code, levels in level_map:
             vals = [*levels, *([None] * (depth - len(levels)))]
-            rows.append("(" + ", ".join([_lit(code), *(_lit(v) if v is not None else "CAST(NULL AS VARCHAR)" for v in vals)]) + ")")
+            rows.append(
+                "("
+                + ", ".join(
+                    [_lit(code), *(_lit(v) if v is not None else "CAST(NULL AS VARCHAR)" for v in vals)]
+                )
+                + ")"
+            )
         ctes = [f"__pm(__k, __p) AS (VALUES {pm})"]
         if depth:
             ctes.append(f"__lm(__code, {', '.join(lcols)}) AS (VALUES {', '.join(rows)})")
@@ -261,7 +278,9 @@ class QueryBuilder:
             sets.append("(__period, __dept)")
         flags = [f"GROUPING({c}) AS __g_{c}" for c in [*lcols, *(["__dept"] if dept_col else [])]]
         dept_out = "__dept" if dept_col else "CAST(NULL AS VARCHAR) AS __dept"
-        select = ["__period AS period", *lcols, dept_out, *flags] + [f"{self.aggregate(c)} AS {a}" for a, c in comps]
+        select = ["__period AS period", *lcols, dept_out, *flags] + [
+            f"{self.aggregate(c)} AS {a}" for a, c in comps
+        ]
         sql = (
             f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM __b "
             f"GROUP BY GROUPING SETS ({', '.join(sets)})"

@@ -35,7 +35,9 @@ def check_sources(cat: Catalogue, skip: set[str] | None = None) -> tuple[list[Pr
             for field, col in columns_of(ind):
                 if col.lower() not in lowered:
                     problems.append(
-                        cat.problem((*path, *field.split(".")), f"unknown column '{col}'{did_you_mean(col, names)}")
+                        cat.problem(
+                            (*path, *field.split(".")), f"unknown column '{col}'{did_you_mean(col, names)}"
+                        )
                     )
             for field, where in wheres_of(ind):
                 try:
@@ -52,6 +54,11 @@ def check_sources(cat: Catalogue, skip: set[str] | None = None) -> tuple[list[Pr
                         )
                     )
                 if kind == "boolean":
-                    problems.append(cat.problem((*path, "time", "column"), f"column '{ind.time.column}' holds true/false, not dates"))
+                    problems.append(
+                        cat.problem(
+                            (*path, "time", "column"),
+                            f"column '{ind.time.column}' holds true/false, not dates",
+                        )
+                    )
         con.close()
     return problems, warnings

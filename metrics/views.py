@@ -16,7 +16,13 @@ from .catalogue.load import Catalogue, load_catalogue
 from .engine import Engine, Result
 
 STATUS_LABEL = {"green": "绿", "yellow": "黄", "red": "红", "lightblue": "浅蓝", "blue": "蓝"}
-STATUS_COLOR = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828", "lightblue": "#4fc3f7", "blue": "#1565c0"}
+STATUS_COLOR = {
+    "green": "#2e7d32",
+    "yellow": "#f9a825",
+    "red": "#c62828",
+    "lightblue": "#4fc3f7",
+    "blue": "#1565c0",
+}
 
 
 def default_config() -> Path:
@@ -60,7 +66,9 @@ def key_indicators(cat: Catalogue, per_domain: int = 3) -> list[spec.Indicator]:
     out = []
     for inds in by_domain.values():
         marked = [i for i in inds if i.key]
-        chosen = marked or sorted(inds, key=lambda i: (i.target is None and i.thresholds is None and i.bands is None))
+        chosen = marked or sorted(
+            inds, key=lambda i: i.target is None and i.thresholds is None and i.bands is None
+        )
         out.extend(chosen[:per_domain])
     return out
 
@@ -93,7 +101,9 @@ def cards(
                 limit = None
             if limit is not None:
                 ends = {p: periods.end(p) <= limit for p in mine["period"].unique().to_list()}
-                mine = mine.filter(pl.col("period").replace_strict(ends, default=False, return_dtype=pl.Boolean))
+                mine = mine.filter(
+                    pl.col("period").replace_strict(ends, default=False, return_dtype=pl.Boolean)
+                )
         if mine.height == 0:
             continue
         last = mine.row(-1, named=True)
@@ -154,6 +164,8 @@ def movers(cat: Catalogue, rows: pl.DataFrame, scope: Scope, n: int = 5) -> pl.D
     cur = cur.with_columns(
         pl.col("indicator").replace_strict(names, default="").alias("指标"),
         pl.col("indicator").replace_strict(units, default="").alias("unit"),
-        pl.col("region").map_elements(lambda r: cat.tree.name(r) if cat.tree else r, return_dtype=pl.String).alias("地区"),
+        pl.col("region")
+        .map_elements(lambda r: cat.tree.name(r) if cat.tree else r, return_dtype=pl.String)
+        .alias("地区"),
     )
     return cur.sort(pl.col("yoy").abs(), descending=True).head(n)

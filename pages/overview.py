@@ -76,8 +76,12 @@ if top.height:
             "指标",
             "地区",
             pl.col("period").alias("期间"),
-            pl.struct("value", "unit").map_elements(lambda s: fmt_value(s["value"], s["unit"]), return_dtype=pl.String).alias("值"),
-            pl.struct("yoy", "unit").map_elements(lambda s: fmt_change(s["yoy"], s["unit"]), return_dtype=pl.String).alias("同比"),
+            pl.struct("value", "unit")
+            .map_elements(lambda s: fmt_value(s["value"], s["unit"]), return_dtype=pl.String)
+            .alias("值"),
+            pl.struct("yoy", "unit")
+            .map_elements(lambda s: fmt_change(s["yoy"], s["unit"]), return_dtype=pl.String)
+            .alias("同比"),
         ).to_pandas(),
         hide_index=True,
         width="stretch",

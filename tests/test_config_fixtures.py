@@ -251,7 +251,6 @@ def test_in_process_runs_match_the_real_command(runs: Runs, fixture_env) -> None
 # ----------------------------------------------------------------- the table of bad fixtures
 
 
-
 @dataclass(frozen=True)
 class Bad:
     file: str

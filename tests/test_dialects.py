@@ -253,8 +253,6 @@ def _conditions(tree: exp.Expression) -> list[exp.Expression]:
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-
-
 def test_every_where_becomes_a_filter(city_catalogue, dialect):
     """Each component with a where keeps its condition (FILTER (WHERE …) or CASE WHEN … inside the aggregate)."""
     from metrics.engine import components_of

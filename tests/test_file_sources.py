@@ -31,20 +31,30 @@ indicators:
 def city(tmp_path: Path) -> Path:
     wb = xlsxwriter.Workbook(str(tmp_path / "stats.xlsx"))
     ws = wb.add_worksheet("月报")
-    data = [("period", "region", "value"), ("2026-01", "130302", 5), ("2026-02", "130302", "abc"), ("2026-02", "130303", 7.5), ("2026-03", 130302, 8)]
+    data = [
+        ("period", "region", "value"),
+        ("2026-01", "130302", 5),
+        ("2026-02", "130302", "abc"),
+        ("2026-02", "130303", 7.5),
+        ("2026-03", 130302, 8),
+    ]
     for i, row in enumerate(data):
         for j, v in enumerate(row):
             ws.write(i, j, v)
     wb.close()
     con = duckdb.connect(str(tmp_path / "db.duckdb"))
-    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (DATE '2026-01-03', '130302', 2.0), (DATE '2026-01-09', '130303', 3.0)) v(d, region, x)")
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES (DATE '2026-01-03', '130302', 2.0), (DATE '2026-01-09', '130303', 3.0)) v(d, region, x)"
+    )
     con.close()
     (tmp_path / "c.yaml").write_text(CONFIG, encoding="utf-8")
     return tmp_path / "c.yaml"
 
 
 def values(stdout: str) -> dict[tuple[str, str, str], float]:
-    return {(r["indicator"], r["period"], r["region"]): r["value"] for r in csv.DictReader(io.StringIO(stdout))}
+    return {
+        (r["indicator"], r["period"], r["region"]): r["value"] for r in csv.DictReader(io.StringIO(stdout))
+    }
 
 
 def test_excel_and_duckdb(city: Path) -> None:

@@ -154,11 +154,27 @@ GOLDEN = {
     ("cases", "2026-03", "100", "da"): {"value": 3, "rank": 1},
     ("cases", "2026-03", "100", "db"): {"value": 2, "rank": 2},
     # relative change: (5 - 3) / 3 * 100 and (5 - 2) / 2 * 100; the root has no rank
-    ("cases", "2026-03", "100", None): {"value": 5, "mom": (5 - 3) / 3 * 100, "yoy": (5 - 2) / 2 * 100, "rank": None},
+    ("cases", "2026-03", "100", None): {
+        "value": 5,
+        "mom": (5 - 3) / 3 * 100,
+        "yoy": (5 - 2) / 2 * 100,
+        "rank": None,
+    },
     ("cases", "2025-03", "100", None): {"value": 2},
     # ratio; % unit: changes in percentage points; target by region, then year, then default
-    ("online_rate", "2026-03", "100", None): {"value": 3 / 5 * 100, "target": 60, "status": "green", "mom": 3 / 5 * 100 - 2 / 3 * 100},
-    ("online_rate", "2026-03", "101", None): {"value": 100.0, "target": 70, "status": "green", "yoy": 0.0, "rank": 1},
+    ("online_rate", "2026-03", "100", None): {
+        "value": 3 / 5 * 100,
+        "target": 60,
+        "status": "green",
+        "mom": 3 / 5 * 100 - 2 / 3 * 100,
+    },
+    ("online_rate", "2026-03", "101", None): {
+        "value": 100.0,
+        "target": 70,
+        "status": "green",
+        "yoy": 0.0,
+        "rank": 1,
+    },
     ("online_rate", "2026-03", "102", None): {"value": 0.0, "status": "red", "rank": 3},
     ("online_rate", "2026-03", "103", None): {"value": 100.0, "rank": 1},
     ("online_rate", "2025-03", "100", None): {"value": 50.0, "target": 50, "status": "yellow"},
@@ -190,7 +206,9 @@ def test_golden_row(rows: dict[tuple, dict], key: tuple) -> None:
     assert key in rows, f"no row {key}"
     row = rows[key]
     for field, expected in GOLDEN[key].items():
-        assert row[field] == approx(expected) if isinstance(expected, float | int) else row[field] == expected, (
+        assert (
+            row[field] == approx(expected) if isinstance(expected, float | int) else row[field] == expected
+        ), (
             field,
             row,
         )
@@ -219,12 +237,18 @@ def test_sorted_and_fields(tmp_path: Path) -> None:
     (tmp_path / "indicators.yaml").write_text(CITY, encoding="utf-8")
     for name, text in (("recs", RECS), ("stats", STATS), ("weekly", WEEKLY)):
         (tmp_path / "data" / f"{name}.csv").write_text(text, encoding="utf-8")
-    p = run_cli("compute", "--config", str(tmp_path / "indicators.yaml"), "--format", "json", "--period", "2026-03")
+    p = run_cli(
+        "compute", "--config", str(tmp_path / "indicators.yaml"), "--format", "json", "--period", "2026-03"
+    )
     data = json.loads(p.stdout)
     assert {r["period"] for r in data} == {"2026-03"}
     keys = [(r["indicator"], r["period"], r["region"], r["department"] or "") for r in data]
     assert keys == sorted(keys)
-    assert all(list(r) == ["indicator", "period", "region", "department", "value", "target", "status", "yoy", "mom", "rank"] for r in data)
+    assert all(
+        list(r)
+        == ["indicator", "period", "region", "department", "value", "target", "status", "yoy", "mom", "rank"]
+        for r in data
+    )
 
 
 def test_no_regions_gives_null_region(tmp_path: Path) -> None:
@@ -243,4 +267,7 @@ def test_no_regions_gives_null_region(tmp_path: Path) -> None:
     p = run_cli("compute", "--config", str(tmp_path / "c.yaml"), "--format", "json")
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)
-    assert [(r["period"], r["region"], r["value"]) for r in data] == [("2026-01-03", None, 1.0), ("2026-01-09", None, 2.0)]
+    assert [(r["period"], r["region"], r["value"]) for r in data] == [
+        ("2026-01-03", None, 1.0),
+        ("2026-01-09", None, 2.0),
+    ]

@@ -54,9 +54,10 @@ record = st.fixed_dictionaries(
 def run(records: list[dict], grain: str) -> pl.DataFrame:
     with tempfile.TemporaryDirectory() as d:
         p = Path(d)
-        pl.DataFrame(records, schema={"t": pl.Date, "region": pl.String, "dept": pl.String, "x": pl.Int64, "flag": pl.Boolean}).write_parquet(
-            p / "recs.parquet"
-        )
+        pl.DataFrame(
+            records,
+            schema={"t": pl.Date, "region": pl.String, "dept": pl.String, "x": pl.Int64, "flag": pl.Boolean},
+        ).write_parquet(p / "recs.parquet")
         (p / "c.yaml").write_text(CONFIG.replace("GRAIN", grain), encoding="utf-8")
         res = Engine(load_catalogue(p / "c.yaml"), use_store=False).compute()
         assert not res.errors, res.errors
@@ -64,10 +65,17 @@ def run(records: list[dict], grain: str) -> pl.DataFrame:
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(st.lists(record, min_size=1, max_size=60), st.sampled_from(["day", "week", "month", "quarter", "year"]))
+@given(
+    st.lists(record, min_size=1, max_size=60), st.sampled_from(["day", "week", "month", "quarter", "year"])
+)
 def test_parent_is_its_own_records_plus_its_children(records: list[dict], grain: str) -> None:
     rows = run(records, grain)
-    n = {(r["period"], r["region"]): r["value"] for r in rows.filter((pl.col("indicator") == "n") & pl.col("department").is_null()).iter_rows(named=True)}
+    n = {
+        (r["period"], r["region"]): r["value"]
+        for r in rows.filter((pl.col("indicator") == "n") & pl.col("department").is_null()).iter_rows(
+            named=True
+        )
+    }
     own: dict[tuple[str, str], int] = {}
     from metrics.periods import to_period
 
@@ -98,14 +106,17 @@ def test_ratio_in_range_and_ytd_monotone(records: list[dict], grain: str) -> Non
     assert ((rate >= 0) & (rate <= 100)).all()
     # year-to-date counts never fall within a year, and equal the running sum of the period counts
     ytd = rows.filter(pl.col("indicator") == "ytd_n").sort("period")
-    for (region,), grp in ytd.group_by(["region"]):
+    for _region, grp in ytd.group_by(["region"]):
         by_year: dict[str, float] = {}
         for period, value in grp.select("period", "value").iter_rows():
             y = period[:4]
             assert value >= by_year.get(y, 0)
             by_year[y] = value
     # a max is at least every child's max
-    big = {(r["period"], r["region"]): r["value"] for r in rows.filter(pl.col("indicator") == "biggest").iter_rows(named=True)}
+    big = {
+        (r["period"], r["region"]): r["value"]
+        for r in rows.filter(pl.col("indicator") == "biggest").iter_rows(named=True)
+    }
     for (p, region), v in big.items():
         for c, parent in TREE.items():
             if parent == region and (p, c) in big:

@@ -39,7 +39,12 @@ def test_catalogue_shape() -> None:
     assert any(i.accumulate == "ytd" for i in inds) and any(i.accumulate == "source" for i in inds)
     assert any(i.rollup == "none" for i in inds)
     assert any(i.bands for i in inds)
-    assert {i.time.grain for i in inds if not isinstance(i.measure, FormulaMeasure) and i.time} >= {"day", "week", "month", "quarter"}
+    assert {i.time.grain for i in inds if not isinstance(i.measure, FormulaMeasure) and i.time} >= {
+        "day",
+        "week",
+        "month",
+        "quarter",
+    }
     assert cat.config.access is None  # the shipped catalogue is the open demo (contract section 13)
 
 
@@ -54,8 +59,12 @@ def test_validate_reaches_every_source() -> None:
 def test_published_magnitudes(rows: dict[tuple, dict]) -> None:
     def latest(ind: str) -> float:
         """The mean of the last 30 complete periods' values (a daily series is noisy)."""
-        mine = sorted((k for k in rows if k[0] == ind and k[2] == "130300" and k[3] is None), key=lambda k: k[1])
-        recent = [rows[k]["value"] for k in mine[-31:-1]] if len(mine[0][1]) == 10 else [rows[mine[-2]]["value"]]
+        mine = sorted(
+            (k for k in rows if k[0] == ind and k[2] == "130300" and k[3] is None), key=lambda k: k[1]
+        )
+        recent = (
+            [rows[k]["value"] for k in mine[-31:-1]] if len(mine[0][1]) == 10 else [rows[mine[-2]]["value"]]
+        )
         return sum(recent) / len(recent)
 
     assert 83 <= latest("online_rate") <= 93
@@ -74,7 +83,15 @@ def test_one_two_month_release(rows: dict[tuple, dict]) -> None:
 def test_planted_events(rows: dict[tuple, dict]) -> None:
     donghu = rows[("online_rate", "2026-10", "130306", None)]
     assert donghu["status"] == "red" and donghu["yoy"] < -5
-    storm = [rows[k]["value"] for k in rows if k[0] == "hotline_calls" and k[1].startswith("2026-07-2") and k[2] == "130300"]
-    normal = [rows[k]["value"] for k in rows if k[0] == "hotline_calls" and k[1].startswith("2026-06-1") and k[2] == "130300"]
+    storm = [
+        rows[k]["value"]
+        for k in rows
+        if k[0] == "hotline_calls" and k[1].startswith("2026-07-2") and k[2] == "130300"
+    ]
+    normal = [
+        rows[k]["value"]
+        for k in rows
+        if k[0] == "hotline_calls" and k[1].startswith("2026-06-1") and k[2] == "130300"
+    ]
     assert max(storm) > 1.5 * max(normal)
     assert rows[("fai_growth", "2025-05", "130300", None)]["value"] < 0

@@ -43,7 +43,10 @@ def test_file_source_is_reused_then_recomputed_when_it_changes(tmp_path: Path) -
 def _sqlite(path: Path) -> None:
     con = sqlite3.connect(path)
     con.execute("CREATE TABLE t (d TEXT, x REAL, updated_at TEXT)")
-    con.executemany("INSERT INTO t VALUES (?, ?, ?)", [("2026-01-03", 1.0, "2026-02-01"), ("2026-01-09", 2.0, "2026-02-01")])
+    con.executemany(
+        "INSERT INTO t VALUES (?, ?, ?)",
+        [("2026-01-03", 1.0, "2026-02-01"), ("2026-01-09", 2.0, "2026-02-01")],
+    )
     con.commit()
     con.close()
 
@@ -61,7 +64,10 @@ def test_database_revision_is_noticed(tmp_path: Path) -> None:
         )
         first = value(tmp_path / "c.yaml")
         con = sqlite3.connect(db)
-        con.execute("UPDATE t SET x = x + 10, updated_at = ? WHERE d = '2026-01-03'", (f"2026-03-0{1 if not updated else 2}",))
+        con.execute(
+            "UPDATE t SET x = x + 10, updated_at = ? WHERE d = '2026-01-03'",
+            (f"2026-03-0{1 if not updated else 2}",),
+        )
         con.commit()
         con.close()
         # the same row count, a revised value: the new value is computed

@@ -115,7 +115,11 @@ def _subject(data: object, path: Path) -> tuple[str, Path]:
     if len(path) >= 3 and path[0] == "org" and path[1] == "departments" and isinstance(path[2], int):
         ident = get(get(get(data, "org"), "departments"), path[2])
         return f"department '{get(ident, 'id')}'", path[3:]
-    if len(path) >= 2 and path[:2] == ("org", "regions") and isinstance(get(get(data, "org"), "regions"), dict):
+    if (
+        len(path) >= 2
+        and path[:2] == ("org", "regions")
+        and isinstance(get(get(data, "org"), "regions"), dict)
+    ):
         node: object = get(get(data, "org"), "regions")
         rest = list(path[2:])
         last_id = get(node, "id")
@@ -149,7 +153,9 @@ def _secret_problems(data: object) -> list[tuple[Path, str]]:
     for path, value in _walk_strings(data):
         key = path[-1] if path and isinstance(path[-1], str) else ""
         if key.lower() in _SECRET_KEYS and value and not _ONLY_ENV.match(value):
-            out.append((path, f"a {key} must not be written in the config; use ${{VAR}} from the environment"))
+            out.append(
+                (path, f"a {key} must not be written in the config; use ${{VAR}} from the environment")
+            )
             continue
         if "://" in value:
             try:
@@ -162,11 +168,15 @@ def _secret_problems(data: object) -> list[tuple[Path, str]]:
                 if ":" in userinfo:
                     pw = userinfo.split(":", 1)[1]
                     if pw and not _ONLY_ENV.match(pw):
-                        out.append((path, "the URL carries a password; write it as ${VAR} from the environment"))
+                        out.append(
+                            (path, "the URL carries a password; write it as ${VAR} from the environment")
+                        )
                         continue
             for k, v in parse_qsl(parts.query, keep_blank_values=True):
                 if k.lower() in _SECRET_PARAMS and v and not _ONLY_ENV.match(v):
-                    out.append((path, f"the URL carries a literal {k}; write it as ${{VAR}} from the environment"))
+                    out.append(
+                        (path, f"the URL carries a literal {k}; write it as ${{VAR}} from the environment")
+                    )
                     break
     return out
 
@@ -225,7 +235,11 @@ def _model_at(raw: object, path: Path) -> type[BaseModel] | None:
                     nxt.extend(_unwrap(f.annotation))
             elif origin in (list, dict) and typing.get_args(tp):
                 nxt.extend(_unwrap(typing.get_args(tp)[-1]))
-        node = node.get(key) if isinstance(node, dict) else (node[key] if isinstance(node, list) and isinstance(key, int) and key < len(node) else None)
+        node = (
+            node.get(key)
+            if isinstance(node, dict)
+            else (node[key] if isinstance(node, list) and isinstance(key, int) and key < len(node) else None)
+        )
         models = [t for t in nxt if isinstance(t, type) and issubclass(t, BaseModel)]
         if isinstance(node, dict) and len(models) > 1 and "type" in node:
             chosen = [m for m in models if _literal_type(m) and node.get("type") in _literal_type(m)]
@@ -280,7 +294,13 @@ def _message(err: dict[str, Any], raw: object, path: Path) -> str:
     if kind == "union_tag_invalid":
         what = "measure type" if "measure" in path[-2:] else None
         if what is None:
-            what = "source type" if path and path[0] == "sources" else "channel type" if path and path[0] == "channels" else "type"
+            what = (
+                "source type"
+                if path and path[0] == "sources"
+                else "channel type"
+                if path and path[0] == "channels"
+                else "type"
+            )
         tags = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
         return f"unknown {what} '{ctx.get('tag')}'{did_you_mean(str(ctx.get('tag')), tags)} (expected one of: {', '.join(tags)})"
     if kind == "union_tag_not_found":
@@ -289,7 +309,15 @@ def _message(err: dict[str, Any], raw: object, path: Path) -> str:
         expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         if not expected:
             expected = [str(ctx.get("expected", ""))]
-        what = {"grain": "grain", "direction": "direction", "accumulate": "accumulate value", "rollup": "rollup value", "agg": "aggregate", "level": "level", "version": "version"}.get(str(key), "value")
+        what = {
+            "grain": "grain",
+            "direction": "direction",
+            "accumulate": "accumulate value",
+            "rollup": "rollup value",
+            "agg": "aggregate",
+            "level": "level",
+            "version": "version",
+        }.get(str(key), "value")
         if key == "version":
             return f"unsupported version {value!r}: this cockpit reads version: 1"
         return f"unknown {what} '{value}'{did_you_mean(str(value), expected)} (expected one of: {', '.join(expected)})"
@@ -320,7 +348,11 @@ def _pydantic_problems(e: ValidationError, raw: object, prefix: Path = ()) -> li
         by_path.setdefault(path, []).append(err)
     out = []
     for path, errs in by_path.items():
-        if path and path[-1] == "target" and any(len(q) > len(path) and q[: len(path)] == path for q in by_path):
+        if (
+            path
+            and path[-1] == "target"
+            and any(len(q) > len(path) and q[: len(path)] == path for q in by_path)
+        ):
             continue  # the mapping branch of the union names the bad entry
         if path and path[-1] == "target" and len(errs) > 1:
             out.append((path, "must be a number, or a mapping of 'default', years and region ids to numbers"))
@@ -357,7 +389,11 @@ def load_catalogue(path: str | os.PathLike[str], env: typing.Mapping[str, str] |
         raise ConfigError([problem((), "the config must be a mapping with 'version: 1'")])
     if type(y.data.get("version")) is not int or y.data.get("version") != 1:
         v = y.data.get("version")
-        msg = "'version: 1' is required" if v is None else f"unsupported version {v!r}: this cockpit reads version: 1"
+        msg = (
+            "'version: 1' is required"
+            if v is None
+            else f"unsupported version {v!r}: this cockpit reads version: 1"
+        )
         raise ConfigError([problem(("version",) if v is not None else (), msg)])
 
     problems = [problem(p, f"duplicate key '{p[-1]}' (already given above)") for p, _ in y.duplicates]
@@ -383,10 +419,17 @@ def load_catalogue(path: str | os.PathLike[str], env: typing.Mapping[str, str] |
     if problems:
         if repaired:  # items with keys taken out are no base for checking sources
             bad = {(s, i) for s, i, _ in repaired}
-            keep = [ind for k, ind in enumerate(config.indicators) if ("indicators", positions["indicators"][k]) not in bad]
+            keep = [
+                ind
+                for k, ind in enumerate(config.indicators)
+                if ("indicators", positions["indicators"][k]) not in bad
+            ]
             cat.config = config.model_copy(update={"indicators": keep})
             cat.indicators = {i.id: i for i in keep}
-            cat.positions = {**positions, "indicators": [p for p in positions.get("indicators", []) if ("indicators", p) not in bad]}
+            cat.positions = {
+                **positions,
+                "indicators": [p for p in positions.get("indicators", []) if ("indicators", p) not in bad],
+            }
         raise ConfigError(_sorted(problems), partial=cat)
     return cat
 
@@ -396,7 +439,9 @@ def _about_repaired(cat: Catalogue, p: Problem, repaired: set[tuple[str, int, st
     for section, i, key in repaired:
         path = (section, i)
         subject, _ = _subject(cat.yaml.data, path)
-        if p.subject == subject and (p.field == key or p.field.startswith(key + ".") or p.field.startswith(key + "[")):
+        if p.subject == subject and (
+            p.field == key or p.field.startswith(key + ".") or p.field.startswith(key + "[")
+        ):
             return True
         if p.subject == subject and p.message == "required field missing" and p.field in ("source", "time"):
             return key in ("source", "time") or True
@@ -455,14 +500,18 @@ def _validate_by_item(
                     bad = {p[2] for p, _ in _pydantic_problems(e, raw, (section, i)) if len(p) > 2}
                     if isinstance(item, dict) and bad:
                         try:
-                            kept_list.append(adapter.validate_python({k: v for k, v in item.items() if k not in bad}))
+                            kept_list.append(
+                                adapter.validate_python({k: v for k, v in item.items() if k not in bad})
+                            )
                             positions.setdefault(section, []).append(i)
                             repaired.update((section, i, k) for k in bad)
                         except ValidationError:
                             pass
             good[section] = kept_list
     try:
-        config = spec.Config.model_validate({**top, **{k: [] if isinstance(v, list) else {} for k, v in good.items()}})
+        config = spec.Config.model_validate(
+            {**top, **{k: [] if isinstance(v, list) else {} for k, v in good.items()}}
+        )
     except ValidationError as e:
         problems += _pydantic_problems(e, raw)
         return None, problems
@@ -473,7 +522,11 @@ def _known_names(data: dict[str, Any]) -> dict[str, set[str]]:
     """Ids the YAML declares, valid or not, so a bad item is not also reported as unknown."""
 
     def ids(items: object) -> set[str]:
-        return {str(i["id"]) for i in items if isinstance(i, dict) and "id" in i} if isinstance(items, list) else set()
+        return (
+            {str(i["id"]) for i in items if isinstance(i, dict) and "id" in i}
+            if isinstance(items, list)
+            else set()
+        )
 
     return {
         "sources": set(data.get("sources") or {}) if isinstance(data.get("sources"), dict) else set(),

@@ -17,7 +17,9 @@ Found = Iterator[tuple[Path, str]]
 _YEAR = re.compile(r"^\d{4}$")
 
 
-def _regions(node: spec.RegionNode | None, path: Path = ("org", "regions")) -> Iterator[tuple[spec.RegionNode, Path]]:
+def _regions(
+    node: spec.RegionNode | None, path: Path = ("org", "regions")
+) -> Iterator[tuple[spec.RegionNode, Path]]:
     if node is None:
         return
     yield node, path
@@ -36,10 +38,16 @@ def unique_ids(cat: Catalogue, data: Any) -> Found:
 
     c = cat.config
     yield from dupes([(n.id, p) for n, p in _regions(c.org.regions)], "region")
-    yield from dupes([(d.id, ("org", "departments", i)) for i, d in enumerate(c.org.departments)], "department")
-    yield from dupes([(x.id, cat.item_path("indicators", i)) for i, x in enumerate(c.indicators)], "indicator")
+    yield from dupes(
+        [(d.id, ("org", "departments", i)) for i, d in enumerate(c.org.departments)], "department"
+    )
+    yield from dupes(
+        [(x.id, cat.item_path("indicators", i)) for i, x in enumerate(c.indicators)], "indicator"
+    )
     yield from dupes([(x.id, cat.item_path("bulletins", i)) for i, x in enumerate(c.bulletins)], "bulletin")
-    yield from dupes([(x.id, cat.item_path("assessments", i)) for i, x in enumerate(c.assessments)], "assessment")
+    yield from dupes(
+        [(x.id, cat.item_path("assessments", i)) for i, x in enumerate(c.assessments)], "assessment"
+    )
     if c.access:
         yield from dupes([(u.id, ("access", "users", i)) for i, u in enumerate(c.access.users)], "user")
 
@@ -48,9 +56,12 @@ def named_ids(cat: Catalogue, data: Any) -> Found:
     for group in ("sources", "channels"):
         for key in getattr(cat.config, group):
             if not re.match(spec.ID_PATTERN, key):
-                yield (group, key), (
-                    f"'{key}' is not a valid {group[:-1]} id: use lower-case letters, digits and '_', "
-                    "starting with a letter ([a-z][a-z0-9_]*)"
+                yield (
+                    (group, key),
+                    (
+                        f"'{key}' is not a valid {group[:-1]} id: use lower-case letters, digits and '_', "
+                        "starting with a letter ([a-z][a-z0-9_]*)"
+                    ),
                 )
 
 
@@ -93,7 +104,10 @@ def indicator_fields(cat: Catalogue, data: Any) -> Found:
             if ind.time is None:
                 yield (*base, "time"), "required field missing"
         if ind.owner is not None and ind.owner not in departments:
-            yield (*base, "owner"), f"unknown owner department '{ind.owner}'{did_you_mean(ind.owner, departments)}"
+            yield (
+                (*base, "owner"),
+                f"unknown owner department '{ind.owner}'{did_you_mean(ind.owner, departments)}",
+            )
         m = ind.measure
         sides: list[tuple[Path, str | None]] = []
         if isinstance(m, spec.CountMeasure | spec.ColumnMeasure):
@@ -102,7 +116,10 @@ def indicator_fields(cat: Catalogue, data: Any) -> Found:
             for side in ("numerator", "denominator"):
                 s = getattr(m, side)
                 if s.agg != "count" and not s.column:
-                    yield (*base, "measure", side, "column"), f"required field missing (a {s.agg} needs a column)"
+                    yield (
+                        (*base, "measure", side, "column"),
+                        f"required field missing (a {s.agg} needs a column)",
+                    )
                 sides.append(((*base, "measure", side, "where"), s.where))
         for path, where in sides:
             if where is not None:
@@ -115,12 +132,14 @@ def indicator_fields(cat: Catalogue, data: Any) -> Found:
         if ind.thresholds:
             t = ind.thresholds
             if ind.direction == "higher_better" and t.green < t.yellow:
-                yield (*base, "thresholds"), (
-                    f"out of order for higher_better: green ({t.green:g}) must be >= yellow ({t.yellow:g})"
+                yield (
+                    (*base, "thresholds"),
+                    (f"out of order for higher_better: green ({t.green:g}) must be >= yellow ({t.yellow:g})"),
                 )
             if ind.direction == "lower_better" and t.green > t.yellow:
-                yield (*base, "thresholds"), (
-                    f"out of order for lower_better: green ({t.green:g}) must be <= yellow ({t.yellow:g})"
+                yield (
+                    (*base, "thresholds"),
+                    (f"out of order for lower_better: green ({t.green:g}) must be <= yellow ({t.yellow:g})"),
                 )
         if ind.bands:
             b = ind.bands
@@ -133,8 +152,11 @@ def indicator_fields(cat: Catalogue, data: Any) -> Found:
                 pass  # regions and years without a default: other rows have no target
             for k in ind.target:
                 if k != "default" and not _YEAR.match(k) and k not in regions:
-                    yield (*base, "target", k), (
-                        f"unknown key '{k}': expected 'default', a year or a region id{did_you_mean(k, regions)}"
+                    yield (
+                        (*base, "target", k),
+                        (
+                            f"unknown key '{k}': expected 'default', a year or a region id{did_you_mean(k, regions)}"
+                        ),
                     )
         for j, rule in enumerate(ind.alerts):
             rp: Path = (*base, "alerts", j)
@@ -194,8 +216,9 @@ def formulas(cat: Catalogue, data: Any) -> Found:
                 loop = cycle[start:]
                 if loop[0] not in reported:
                     reported.update(loop)
-                    yield ("indicators", index[loop[0]], "measure", "inputs"), (
-                        "formulas form a cycle: " + " → ".join(loop)
+                    yield (
+                        ("indicators", index[loop[0]], "measure", "inputs"),
+                        ("formulas form a cycle: " + " → ".join(loop)),
                     )
     if reported:
         return
@@ -206,7 +229,10 @@ def formulas(cat: Catalogue, data: Any) -> Found:
             grains = {ref: grain_of(by_id, ref) for ref in m.inputs.values() if ref in by_id}
             if len(set(grains.values()) - {None}) > 1:
                 desc = ", ".join(f"{r} is {g}" for r, g in grains.items())
-                yield ("indicators", index[ind.id], "measure", "inputs"), f"inputs must share one grain ({desc})"
+                yield (
+                    ("indicators", index[ind.id], "measure", "inputs"),
+                    f"inputs must share one grain ({desc})",
+                )
 
 
 def grain_of(by_id: dict[str, spec.Indicator], ind_id: str, seen: frozenset[str] = frozenset()) -> str | None:
@@ -248,24 +274,32 @@ def references(cat: Catalogue, data: Any) -> Found:
         subjects = departments if a.subjects == "departments" else regions
         for k, item in enumerate(a.items):
             if item.indicator not in ids:
-                yield ("assessments", i, "items", k, "indicator"), (
-                    f"unknown indicator '{item.indicator}'{did_you_mean(item.indicator, ids)}"
+                yield (
+                    ("assessments", i, "items", k, "indicator"),
+                    (f"unknown indicator '{item.indicator}'{did_you_mean(item.indicator, ids)}"),
                 )
             if item.target == item.floor:
                 yield ("assessments", i, "items", k, "target"), "target must differ from floor"
             for key in item.targets:
                 if key not in subjects:
-                    yield ("assessments", i, "items", k, "targets", key), (
-                        f"unknown subject '{key}'{did_you_mean(key, subjects)}"
+                    yield (
+                        ("assessments", i, "items", k, "targets", key),
+                        (f"unknown subject '{key}'{did_you_mean(key, subjects)}"),
                     )
     if c.access:
         for i, u in enumerate(c.access.users):
             for k, r in enumerate(u.regions):
                 if r not in regions:
-                    yield ("access", "users", i, "regions", k), f"unknown region '{r}'{did_you_mean(r, regions)}"
+                    yield (
+                        ("access", "users", i, "regions", k),
+                        f"unknown region '{r}'{did_you_mean(r, regions)}",
+                    )
             for k, d in enumerate(u.domains or []):
                 if d not in domains:
-                    yield ("access", "users", i, "domains", k), f"unknown domain '{d}'{did_you_mean(d, domains)}"
+                    yield (
+                        ("access", "users", i, "domains", k),
+                        f"unknown domain '{d}'{did_you_mean(d, domains)}",
+                    )
     for key, ch in c.channels.items():
         if ch.user is not None and ch.user not in users:
             yield ("channels", key, "user"), f"unknown user '{ch.user}'{did_you_mean(ch.user, users)}"

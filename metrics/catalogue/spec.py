@@ -100,7 +100,9 @@ class CsvSource(_Source):
     type: Literal["csv"]
     path: str
     delimiter: str | None = None
-    encoding: str | None = Field(None, description="utf-8 (default) or gbk / gb18030 for files from older systems")
+    encoding: str | None = Field(
+        None, description="utf-8 (default) or gbk / gb18030 for files from older systems"
+    )
 
 
 class ParquetSource(_Source):
