@@ -192,7 +192,11 @@ class CsvConnector(_FileConnector):
             ).fetchall()
         except duckdb.Error:
             rejects = []
+        seen_lines: set[int] = set()
         for line, column, etype, message in rejects:
+            if line in seen_lines:
+                continue  # one warning a row, whatever DuckDB found wrong with it
+            seen_lines.add(line)
             if etype == "CAST" and column:
                 why = f"column '{column}': not a number ({_cast_value(message)}); row skipped"
             else:

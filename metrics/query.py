@@ -134,7 +134,9 @@ class QueryBuilder:
             arg = self.value(c.column)
             fn = {"sum": "SUM", "min": "MIN", "max": "MAX", "median": "MEDIAN"}[c.agg]
             if fn == "SUM" and self.dialect == "duckdb" and self.kind(c.column) not in ("integer", "boolean"):
-                fn = "FSUM"  # compensated: the same bits whatever the thread schedule
+                # An exact fixed-point sum: the same bits whatever the thread schedule (a parallel
+                # float sum, FSUM included, differs in the last bits from run to run).
+                arg = f"CAST({arg} AS DECIMAL(38, 10))"
         if cond is None:
             return f"{fn}({arg})"
         return (

@@ -123,6 +123,10 @@ def _walk_allowed(
             continue
         if isinstance(node, exp.Tuple) and isinstance(node.parent, exp.In):
             continue
+        if _is_typed_literal(node):  # DATE '2026-01-01', TIMESTAMP '2026-01-01 08:00'
+            continue
+        if isinstance(node, exp.DataType) and _is_typed_literal(node.parent):
+            continue
         if allow_predicates and isinstance(node, _PREDICATES):
             if isinstance(node, exp.In) and node.args.get("query") is not None:
                 raise ExpressionError("a sub-query is not allowed")
@@ -137,6 +141,15 @@ def _walk_allowed(
             raise ExpressionError(f"unknown function '{_name_of(node)}' (allowed: {allowed})")
         raise ExpressionError(f"'{node.sql()}' is not allowed here")
     return names
+
+
+def _is_typed_literal(node: exp.Expression | None) -> bool:
+    return (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.Literal)
+        and node.this.is_string
+        and node.to.is_type("date", "timestamp", "timestamptz", "timestampntz", "datetime")
+    )
 
 
 def _is_boolean(tree: exp.Expression) -> bool:
