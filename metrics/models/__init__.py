@@ -1,0 +1,1 @@
+"""Models over indicator series: anomalies, forecasts, contributions (issue 3)."""
