@@ -16,6 +16,7 @@ SAMPLE_STAMP := data/.sample-stamp
 PORT         ?= 8501
 PYTEST_ARGS  ?=
 BENCH_ARGS   ?=
+EVAL_ARGS    ?=
 PIP_QUIET    ?= -q
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -23,10 +24,10 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
 .DEFAULT_GOAL := venv
-.PHONY: help venv system sample run test lint format bench lock clean clean-data distclean
+.PHONY: help venv system sample run test lint format bench eval lock clean clean-data distclean
 
 help:
-	@echo "make venv | system | sample | run [PORT=8501] | test [PYTEST_ARGS=...] | lint | format | bench | lock | clean | clean-data | distclean"
+	@echo "make venv | system | sample | run [PORT=8501] | test [PYTEST_ARGS=...] | lint | format | bench | eval | lock | clean | clean-data | distclean"
 
 # ---------------------------------------------------------------- the virtualenv
 
@@ -97,6 +98,12 @@ format: $(VENV_STAMP)
 
 bench: $(VENV_STAMP)
 	$(PY) -m bench.run --write-doc $(BENCH_ARGS)
+
+# The anomaly detectors on a labelled benchmark and on statsmodels' real data sets; writes docs/models.md.
+# PyOD is optional (an `eval` extra): without it, its row is skipped.
+eval: $(VENV_STAMP)
+	$(PY) -m pip install $(PIP_QUIET) 'pyod==3.6.7' || echo 'pyod not installed: its row is skipped'
+	$(PY) -m eval.run --write-doc $(EVAL_ARGS)
 
 # ---------------------------------------------------------------- cleaning
 

@@ -276,6 +276,67 @@ def compute(
     return EXIT_PARTIAL if (res.errors or res.failed) else EXIT_OK
 
 
+@main.command()
+@_config_option
+@click.option(
+    "--indicator", "indicators", multiple=True, metavar="ID", help="Only this indicator (repeatable)."
+)
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
+@_as_option
+@_guard
+def detect(config: str, indicators: tuple[str, ...], fmt: str, as_user: str | None) -> int:
+    """Trend and anomaly findings (contract section 6)."""
+    from metrics.catalogue.rules import grain_of
+    from metrics.engine import Engine
+    from metrics.models.runner import findings
+
+    cat = _load(config)
+    ids = _check_ids(cat, indicators)
+    scope = _scope(cat, as_user)
+    if ids is None:
+        ids = [i.id for i in cat.config.indicators]
+    ids = [i for i in ids if scope.sees_indicator(cat.indicators[i])]
+    res = Engine(cat).compute(ids)
+    for w in res.warnings:
+        _err(f"WARNING: {w}")
+    for e in res.errors:
+        _err(e)
+    rows = scope.filter_rows(res.rows)
+    grains = {i: grain_of(cat.indicators, i) or "month" for i in ids}
+    found = findings([cat.indicators[i] for i in ids], rows, grains)
+    if fmt == "json":
+        text = json.dumps(found, ensure_ascii=False, allow_nan=False).replace("}, {", "},\n {")
+    else:
+        text = _findings_table(cat, found)
+    _emit(text + "\n", None)
+    return EXIT_PARTIAL if (res.errors or res.failed) else EXIT_OK
+
+
+def _findings_table(cat: Any, found: list[dict[str, Any]]) -> str:
+    from metrics.format import fmt_value
+
+    kinds = {"spike": "突增", "dip": "突降", "level_shift": "水平突变", "trend_change": "趋势转折"}
+    headers = ["指标", "地区", "部门", "期间", "类型", "实际", "预期", "正常范围", "异常度"]
+    out = []
+    for f in found:
+        ind = cat.indicators[f["indicator"]]
+        unit = ind.unit or ""
+        out.append(
+            [
+                f"{ind.name}({ind.id})",
+                cat.tree.name(f["region"]) if cat.tree and f["region"] else (f["region"] or ""),
+                cat.department_name(f["department"]) if f["department"] else "",
+                f["period"],
+                kinds.get(f["kind"], f["kind"]),
+                fmt_value(f["observed"], unit),
+                fmt_value(f["expected"], unit),
+                f"{fmt_value(f['lower'], unit)}–{fmt_value(f['upper'], unit)}",
+                f"{f['score']:.1f}",
+            ]
+        )
+    return _align([headers, *out])
+
+
 def _csv(records: list[dict[str, Any]]) -> str:
     from metrics.engine import OUTPUT_COLUMNS
 
