@@ -126,3 +126,12 @@ def test_short_series_and_small_counts() -> None:
     rng = np.random.default_rng(2)
     town = rng.poisson(2, 72).astype(float)  # a town's 2 tickets a month
     assert len(detect(town, [str(i) for i in range(72)])) <= 1
+
+
+def test_values_on_a_grid() -> None:
+    """A median of durations moves in steps of 0.05 or 0.1: one step of the grid is no anomaly."""
+    rng = np.random.default_rng(0)
+    x = np.round(1.7 + rng.normal(0, 0.04, 70), 1)
+    assert detect(x, [str(i) for i in range(70)]) == []
+    x[50] = 2.5  # eight steps of the grid
+    assert [(f.index, f.kind) for f in detect(x, [str(i) for i in range(70)])] == [(50, "spike")]

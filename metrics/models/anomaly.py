@@ -131,9 +131,13 @@ def _detect(
             f = np.asarray(floor, dtype=float).copy()
             f[first:last] = f[first:last] / np.exp(filled)
             floor = f
+    # Never a noise width below the series' resolution: a median moving on a 0.05 grid has a Qn
+    # of 0, and one step of the grid is then no anomaly.
+    distinct = np.unique(np.round(seg[ok], 9))
+    resolution = float(np.min(np.diff(distinct))) if len(distinct) > 1 else 0.0
     seasonal = _seasonal(filled, season)
     adjusted = filled - seasonal
-    sigma = _noise(adjusted, ok)
+    sigma = max(_noise(adjusted, ok), resolution)
     if not np.isfinite(sigma) or sigma <= 0:
         return []
 
@@ -144,7 +148,7 @@ def _detect(
     level = _rolling_median(adjusted - steps, 2 * cfg.window + 1) + steps
     expected = level + seasonal
     resid = filled - expected
-    sigma = _noise(resid, ok, floor_from=expected)
+    sigma = max(_noise(resid, ok, floor_from=expected), resolution)
     width = np.full(len(seg), sigma)
     if floor is not None:
         f = np.asarray(floor, dtype=float)[first:last]
