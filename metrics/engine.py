@@ -57,13 +57,20 @@ ROW_SCHEMA = {
     "mom": pl.Float64,
     "rank": pl.Int64,
     "records": pl.Int64,
+    "num": pl.Float64,
+    "den": pl.Float64,
 }
+# Internal columns beside the contract's: `records` (source records behind the row), and for a
+# ratio or a mean its numerator and denominator (value = num / den × scale), which contribution
+# analysis splits into mix and rate effects.
 _VALUE_SCHEMA = {
     "period": pl.String,
     "region": pl.String,
     "department": pl.String,
     "value": pl.Float64,
     "records": pl.Int64,
+    "num": pl.Float64,
+    "den": pl.Float64,
 }
 
 
@@ -494,11 +501,15 @@ class Engine:
             if ind.department:
                 frames[1] = frames[1].join(extra_d, on=["period", "department"], how="left")
         out = []
+        num, den = _parts_expr(ind, roles)
         for f in frames:
             out.append(
-                f.with_columns(_value_expr(ind, roles).alias("value"), pl.col("__n").alias("records")).select(
-                    list(_VALUE_SCHEMA)
-                )
+                f.with_columns(
+                    _value_expr(ind, roles).alias("value"),
+                    pl.col("__n").alias("records"),
+                    num.alias("num"),
+                    den.alias("den"),
+                ).select(list(_VALUE_SCHEMA))
             )
         return pl.concat([o.cast(_VALUE_SCHEMA) for o in out], how="vertical")
 
@@ -629,7 +640,11 @@ class Engine:
         tree = check_formula(m.expr, list(m.inputs)).tree
         rec = pl.min_horizontal([pl.col(f"__rec_{n}") for n in m.inputs])
         values[ind.id] = joined.select(
-            *keys, _polars_expr(tree).cast(pl.Float64).alias("value"), rec.cast(pl.Int64).alias("records")
+            *keys,
+            _polars_expr(tree).cast(pl.Float64).alias("value"),
+            rec.cast(pl.Int64).alias("records"),
+            pl.lit(None, pl.Float64).alias("num"),
+            pl.lit(None, pl.Float64).alias("den"),
         ).cast(_VALUE_SCHEMA)
 
     # -- targets, status, 同比/环比, rank
@@ -742,6 +757,28 @@ def _value_expr(ind: spec.Indicator, roles: dict[str, Component]) -> pl.Expr:
     assert isinstance(m, spec.RatioMeasure)
     num, den = side("num", m.numerator.agg), side("den", m.denominator.agg)
     return pl.when(den.is_not_null() & (den != 0)).then(num / den * m.scale).otherwise(None)
+
+
+def _parts_expr(ind: spec.Indicator, roles: dict[str, Component]) -> tuple[pl.Expr, pl.Expr]:
+    """Numerator and denominator of a ratio (before ``scale``) or a mean; nulls otherwise."""
+    none = pl.lit(None, pl.Float64)
+    m = ind.measure
+
+    def side(role: str, agg: str) -> pl.Expr:
+        if agg == "mean":  # a mean as a ratio side: its own value
+            s, n = pl.col(_comp_name(roles[f"{role}.sum"])), pl.col(_comp_name(roles[f"{role}.n"]))
+            return pl.when(n > 0).then(s / n).otherwise(None)
+        col = pl.col(_comp_name(roles[role])).cast(pl.Float64)
+        return col.fill_null(0.0) if agg in ("count", "sum", "count_distinct") else col
+
+    if isinstance(m, spec.RatioMeasure):
+        return side("num", m.numerator.agg), side("den", m.denominator.agg)
+    if isinstance(m, spec.ColumnMeasure) and m.type == "mean":
+        return (
+            pl.col(_comp_name(roles["v.sum"])).cast(pl.Float64).fill_null(0.0),
+            pl.col(_comp_name(roles["v.n"])).cast(pl.Float64),
+        )
+    return none, none
 
 
 def _status_expr(ind: spec.Indicator) -> pl.Expr:
