@@ -22,12 +22,6 @@ if errors or stale:
     lines = [f"- {e}" for e in errors[:5]] + [f"- 数据源 {s} 数据滞后：{why}" for s, why in stale.items()]
     st.warning("部分数据源异常或数据滞后，相关指标可能不是最新：\n\n" + "\n".join(lines))
 
-counts = views.status_counts(cat, rows, scope)
-c1, c2, c3 = st.columns(3)
-c1.metric("红灯指标", counts.get("red", 0))
-c2.metric("黄灯指标", counts.get("yellow", 0))
-c3.metric("绿灯指标", counts.get("green", 0))
-
 # A view is addressed by its query parameters (contract section 13): region, period, domain.
 params = st.query_params
 region = params.get("region")
@@ -36,6 +30,12 @@ if region is not None and (cat.tree is None or region not in cat.tree or not sco
     region = None
 if region is not None and cat.tree is not None:
     st.caption(f"地区：{cat.tree.name(region)}")
+counts = views.status_counts(cat, rows, scope, region=region)
+c1, c2, c3 = st.columns(3)
+c1.metric("红灯指标", counts.get("red", 0))
+c2.metric("黄灯指标", counts.get("yellow", 0))
+c3.metric("绿灯指标", counts.get("green", 0))
+
 cards = views.cards(cat, rows, scope, region=region, period=params.get("period"), domain=params.get("domain"))
 by_domain: dict[str, list[views.Card]] = {}
 for card in cards:
