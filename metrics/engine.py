@@ -131,39 +131,6 @@ def components_of(ind: spec.Indicator) -> dict[str, Component]:
     return out
 
 
-def columns_of(ind: spec.Indicator) -> list[tuple[str, str]]:
-    """(field, column) pairs an indicator reads from its source, for checks."""
-    out: list[tuple[str, str]] = []
-    if ind.time:
-        out.append(("time.column", ind.time.column))
-    if ind.region:
-        out.append(("region", ind.region))
-    if ind.department:
-        out.append(("department", ind.department))
-    m = ind.measure
-    if isinstance(m, spec.ColumnMeasure):
-        out.append(("measure.column", m.column))
-    if isinstance(m, spec.RatioMeasure):
-        for s in ("numerator", "denominator"):
-            col = getattr(m, s).column
-            if col:
-                out.append((f"measure.{s}.column", col))
-    return out
-
-
-def wheres_of(ind: spec.Indicator) -> list[tuple[str, str]]:
-    m = ind.measure
-    out: list[tuple[str, str]] = []
-    if isinstance(m, spec.CountMeasure | spec.ColumnMeasure) and m.where:
-        out.append(("measure.where", m.where))
-    if isinstance(m, spec.RatioMeasure):
-        for s in ("numerator", "denominator"):
-            w = getattr(m, s).where
-            if w:
-                out.append((f"measure.{s}.where", w))
-    return out
-
-
 def numeric_columns(cat: Catalogue, source_id: str) -> set[str]:
     """Columns the catalogue reads as numbers: aggregated, or compared with a number in a ``where``.
 
@@ -179,7 +146,7 @@ def numeric_columns(cat: Catalogue, source_id: str) -> set[str]:
         for _role, c in components_of(ind).items():
             if c.column and c.agg in ("sum", "min", "max", "median"):
                 out.add(c.column)
-        for _field, where in wheres_of(ind):
+        for _field, where in ind.where_clauses():
             try:
                 tree = check_where(where).tree
             except ExpressionError:
@@ -337,13 +304,13 @@ class Engine:
 
         names = list(qb.columns)
         path = self.cat.indicator_path(ind.id)
-        for fld, col in columns_of(ind):
+        for fld, col in ind.source_columns():
             if col.lower() not in (n.lower() for n in names):
                 parts = tuple(fld.split("."))
                 return str(
                     self.cat.problem((*path, *parts), f"unknown column '{col}'{did_you_mean(col, names)}")
                 )
-        for fld, where in wheres_of(ind):
+        for fld, where in ind.where_clauses():
             try:
                 check_where(where, names)
             except ExpressionError as e:

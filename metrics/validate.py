@@ -7,7 +7,7 @@ from connectors import SourceError
 from .catalogue.expressions import ExpressionError, check_where
 from .catalogue.load import Catalogue
 from .catalogue.problems import Problem, did_you_mean
-from .engine import columns_of, open_connector, wheres_of
+from .engine import open_connector
 
 
 def check_sources(cat: Catalogue, skip: set[str] | None = None) -> tuple[list[Problem], list[str]]:
@@ -32,14 +32,14 @@ def check_sources(cat: Catalogue, skip: set[str] | None = None) -> tuple[list[Pr
         lowered = {n.lower(): n for n in names}
         for ind in users:
             path = cat.indicator_path(ind.id)
-            for field, col in columns_of(ind):
+            for field, col in ind.source_columns():
                 if col.lower() not in lowered:
                     problems.append(
                         cat.problem(
                             (*path, *field.split(".")), f"unknown column '{col}'{did_you_mean(col, names)}"
                         )
                     )
-            for field, where in wheres_of(ind):
+            for field, where in ind.where_clauses():
                 try:
                     check_where(where, names)
                 except ExpressionError as e:

@@ -140,7 +140,9 @@ def top_region(cat: Catalogue, scope: Scope) -> str | None:
     return None
 
 
-def status_counts(cat: Catalogue, rows: pl.DataFrame, scope: Scope, region: str | None = None) -> dict[str, int]:
+def status_counts(
+    cat: Catalogue, rows: pl.DataFrame, scope: Scope, region: str | None = None
+) -> dict[str, int]:
     """How many indicators are red / yellow / green at their latest period, for one region (default: the top)."""
     region = region or top_region(cat, scope)
     latest = (

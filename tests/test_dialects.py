@@ -89,7 +89,7 @@ def repo_catalogue():
 def _source_columns(cat, source_id: str, indicators) -> dict[str, ColumnInfo]:
     """The source's real columns when it can be opened, else the columns the indicators name."""
     from connectors import SourceError
-    from metrics.engine import columns_of, open_connector, wheres_of
+    from metrics.engine import open_connector
 
     try:
         con = open_connector(cat, source_id)
@@ -104,10 +104,10 @@ def _source_columns(cat, source_id: str, indicators) -> dict[str, ColumnInfo]:
 
     cols: dict[str, ColumnInfo] = {}
     for ind in indicators:
-        for field, col in columns_of(ind):
+        for field, col in ind.source_columns():
             kind = {"time.column": "timestamp", "region": "integer", "department": "text"}.get(field, "float")
             cols.setdefault(col, ColumnInfo(col, kind))
-        for _, where in wheres_of(ind):
+        for _, where in ind.where_clauses():
             for name in check_where(where).names:
                 cols.setdefault(name, ColumnInfo(name, "text"))
     return cols

@@ -109,24 +109,19 @@ def indicator_fields(cat: Catalogue, data: Any) -> Found:
                 f"unknown owner department '{ind.owner}'{did_you_mean(ind.owner, departments)}",
             )
         m = ind.measure
-        sides: list[tuple[Path, str | None]] = []
-        if isinstance(m, spec.CountMeasure | spec.ColumnMeasure):
-            sides.append(((*base, "measure", "where"), m.where))
         if isinstance(m, spec.RatioMeasure):
             for side in ("numerator", "denominator"):
-                s = getattr(m, side)
-                if s.agg != "count" and not s.column:
+                sd = getattr(m, side)
+                if sd.agg != "count" and not sd.column:
                     yield (
                         (*base, "measure", side, "column"),
-                        f"required field missing (a {s.agg} needs a column)",
+                        f"required field missing (a {sd.agg} needs a column)",
                     )
-                sides.append(((*base, "measure", side, "where"), s.where))
-        for path, where in sides:
-            if where is not None:
-                try:
-                    check_where(where)
-                except ExpressionError as e:
-                    yield path, f"{e}"
+        for field, where in ind.where_clauses():
+            try:
+                check_where(where)
+            except ExpressionError as e:
+                yield (*base, *field.split(".")), f"{e}"
         if ind.thresholds and ind.bands:
             yield (*base, "bands"), "give 'thresholds' or 'bands', not both"
         if ind.thresholds:

@@ -280,6 +280,38 @@ class Indicator(Model):
             return {str(k): x for k, x in v.items()}
         return v
 
+    def where_clauses(self) -> list[tuple[str, str]]:
+        """(field, where) for every ``where`` of the measure, e.g. ``("measure.numerator.where", …)``."""
+        m = self.measure
+        out: list[tuple[str, str]] = []
+        if isinstance(m, CountMeasure | ColumnMeasure) and m.where:
+            out.append(("measure.where", m.where))
+        if isinstance(m, RatioMeasure):
+            for side in ("numerator", "denominator"):
+                w = getattr(m, side).where
+                if w:
+                    out.append((f"measure.{side}.where", w))
+        return out
+
+    def source_columns(self) -> list[tuple[str, str]]:
+        """(field, column) for every column the indicator names in its source."""
+        out: list[tuple[str, str]] = []
+        if self.time:
+            out.append(("time.column", self.time.column))
+        if self.region:
+            out.append(("region", self.region))
+        if self.department:
+            out.append(("department", self.department))
+        m = self.measure
+        if isinstance(m, ColumnMeasure):
+            out.append(("measure.column", m.column))
+        if isinstance(m, RatioMeasure):
+            for side in ("numerator", "denominator"):
+                col = getattr(m, side).column
+                if col:
+                    out.append((f"measure.{side}.column", col))
+        return out
+
 
 # ----------------------------------------------------------------- the rest
 
