@@ -355,6 +355,9 @@ def contributions(
     parts.append((RESIDUAL_ID, res_name, rn1, rd1, rn0, rd0, True))
     R1, R0 = scale * N1 / D1, scale * N0 / D0
     Rbar = (R1 + R0) / 2
+    # the parent's change from the same parts the split uses (the rows' value is num / den × scale)
+    change = R1 - R0
+    common.update(value_now=R1, value_base=R0)
     items = []
     for cid, cname, n1, d1, n0, d0, is_res in parts:
         w1, w0 = d1 / D1, d0 / D0

@@ -5,7 +5,7 @@ goes out. Numbers go through :mod:`metrics.format` (``5,120件``, ``12.3万件``
 ``88.1%``, ``2.1个百分点``); a rate's differences are in 个百分点, never in
 relative percent. Each sentence aims at a phone's lock screen: when the full
 sentence has :data:`MAX_CHARS` characters or more, the least needed parts are
-dropped in turn (a second contributor, the relative change, the period, …).
+dropped in turn (the relative change, a second contributor, the period, …).
 
 ::
 
@@ -243,7 +243,11 @@ def explain_change(breakdown: Breakdown, ind: spec.Indicator, names: Any = None)
     def part(c: Contribution) -> str:
         name = c.name if c.is_residual else _name(names, c.id, c.name)
         assert c.contribution is not None
-        return f"{name}{verb if additive else '贡献'} {_amount(c.contribution, ind)}"
+        how = verb if additive else "贡献"
+        if b.kind == "ratio" and c.mix_effect is not None and c.rate_effect is not None:
+            if abs(c.mix_effect) > abs(c.rate_effect) and (c.weight_now or 0) != (c.weight_base or 0):
+                how = f"因占比{'上升' if (c.weight_now or 0) > (c.weight_base or 0) else '下降'}贡献"
+        return f"{name}{how} {_amount(c.contribution, ind)}"
 
     drivers = [c for c in b.top(2) if c.contribution is not None and not _zero(c.contribution, ind)]
     mix = ""
@@ -261,6 +265,7 @@ def explain_change(breakdown: Breakdown, ind: spec.Indicator, names: Any = None)
     return _fit(
         [
             sentence(2, True, True, True),
+            sentence(2, False, True, True),
             sentence(1, True, True, True),
             sentence(1, False, True, True),
             sentence(1, False, False, True),
