@@ -314,9 +314,10 @@ def detect(config: str, indicators: tuple[str, ...], fmt: str, as_user: str | No
 
 def _findings_table(cat: Any, found: list[dict[str, Any]]) -> str:
     from metrics.format import fmt_value
+    from metrics.models.explain import explain_finding
 
     kinds = {"spike": "突增", "dip": "突降", "level_shift": "水平突变", "trend_change": "趋势转折"}
-    headers = ["指标", "地区", "部门", "期间", "类型", "实际", "预期", "正常范围", "异常度"]
+    headers = ["指标", "地区", "部门", "期间", "类型", "实际", "预期", "正常范围", "异常度", "说明"]
     out = []
     for f in found:
         ind = cat.indicators[f["indicator"]]
@@ -332,6 +333,12 @@ def _findings_table(cat: Any, found: list[dict[str, Any]]) -> str:
                 fmt_value(f["expected"], unit),
                 f"{fmt_value(f['lower'], unit)}–{fmt_value(f['upper'], unit)}",
                 f"{f['score']:.1f}",
+                explain_finding(
+                    f,
+                    ind,
+                    cat.tree.name(f["region"]) if cat.tree and f["region"] else "",
+                    cat.department_name(f["department"]) if f["department"] else None,
+                ),
             ]
         )
     return _align([headers, *out])
