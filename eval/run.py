@@ -500,9 +500,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.write_doc:
         DOC.parent.mkdir(parents=True, exist_ok=True)
-        DOC.write_text(render_doc(args, bench, results, speed, command), encoding="utf-8")
+        text = render_doc(args, bench, results, speed, command)
+        # what people wrote below the marker (design notes, the forecast section) is kept
+        if DOC.exists() and HAND_WRITTEN in DOC.read_text(encoding="utf-8"):
+            kept = DOC.read_text(encoding="utf-8").split(HAND_WRITTEN, 1)[1]
+            text = text.rstrip("\n") + "\n\n" + HAND_WRITTEN + kept
+        DOC.write_text(text, encoding="utf-8")
         print(f"\nwrote {DOC.relative_to(REPO)}", file=sys.stderr)
     return 0
+
+
+HAND_WRITTEN = "<!-- Hand-written from here on: python -m eval.run --write-doc keeps it. -->"
 
 
 if __name__ == "__main__":
