@@ -98,10 +98,19 @@ def test_switched_off(tmp_path: Path) -> None:
     (tmp_path / "off.yaml").write_text(
         base.replace("ANOMALY", ", anomaly: {enabled: false}"), encoding="utf-8"
     )
-    on = json.loads(run_cli("detect", "--config", str(tmp_path / "on.yaml"), "--format", "json").stdout)
-    off = json.loads(run_cli("detect", "--config", str(tmp_path / "off.yaml"), "--format", "json").stdout)
-    assert [(f["period"], f["kind"], f["region"]) for f in on] == [("2024-10", "spike", None)]
-    assert off == []
+    (tmp_path / "off2.yaml").write_text(base.replace("ANOMALY", ", anomaly: false"), encoding="utf-8")
+    (tmp_path / "strict.yaml").write_text(
+        base.replace("ANOMALY", ", anomaly: {threshold: 20}"), encoding="utf-8"
+    )
+
+    def run(name: str) -> list[dict]:
+        p = run_cli("detect", "--config", str(tmp_path / name), "--format", "json")
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    assert [(f["period"], f["kind"], f["region"]) for f in run("on.yaml")] == [("2024-10", "spike", None)]
+    assert run("off.yaml") == [] and run("off2.yaml") == []
+    assert run("strict.yaml") == []  # a 12-width spike is under a threshold of 20 widths
 
 
 def test_gaps_and_one_two_month_release() -> None:

@@ -245,6 +245,9 @@ class AlertRule(Model):
 class AnomalySpec(Model):
     enabled: StrictBool = True
     sensitivity: Number = Field(1.0, gt=0, description="Above 1 flags more, below 1 fewer")
+    threshold: Number | None = Field(
+        None, gt=0, description="Flag a point this many robust noise widths from expected (default 4)"
+    )
     min_history: int | None = Field(None, ge=4)
 
 
@@ -270,7 +273,17 @@ class Indicator(Model):
     thresholds: Thresholds | None = None
     bands: Bands | None = None
     alerts: list[AlertRule] = []
-    anomaly: AnomalySpec | None = None
+    anomaly: AnomalySpec | StrictBool | None = Field(
+        None, description="Tune detection, or `false` to switch it off for this indicator"
+    )
+
+    @property
+    def anomaly_settings(self) -> AnomalySpec:
+        """The ``anomaly:`` block with ``true`` / ``false`` read as switched on / off."""
+        if isinstance(self.anomaly, bool):
+            return AnomalySpec(enabled=self.anomaly)
+        return self.anomaly or AnomalySpec()
+
     key: StrictBool = Field(False, description="Shown as a KPI card on the overview")
 
     @field_validator("target", mode="before")

@@ -12,7 +12,9 @@ import polars as pl
 
 from .. import periods
 from ..catalogue import spec
-from .anomaly import Finding, detect
+from .anomaly import DEFAULT, Finding, detect
+
+DEFAULT_SPIKE = DEFAULT.spike
 
 SEASON = {"day": 7, "week": 52, "month": 12, "quarter": 4, "year": None}
 FINDING_FIELDS = [
@@ -85,7 +87,7 @@ def jobs(indicators: Iterable[spec.Indicator], rows: pl.DataFrame, grains: dict[
         ["indicator", "region", "department"], maintain_order=True
     ):
         ind = by_id.get(str(ind_id))
-        if ind is None or (ind.anomaly is not None and not ind.anomaly.enabled):
+        if ind is None or not ind.anomaly_settings.enabled:
             continue
         series = series.filter(pl.col("value").is_not_null())
         if series.height < 8:
@@ -96,8 +98,11 @@ def jobs(indicators: Iterable[spec.Indicator], rows: pl.DataFrame, grains: dict[
             _, n = regular(series, "records")
             floor = binomial_floor(ind, x, n)
         grain = grains.get(ind.id, "month")
-        sens = ind.anomaly.sensitivity if ind.anomaly else 1.0
-        hist = ind.anomaly.min_history if ind.anomaly else None
+        settings = ind.anomaly_settings
+        sens = settings.sensitivity
+        if settings.threshold is not None:  # an explicit threshold in noise widths
+            sens = DEFAULT_SPIKE / settings.threshold
+        hist = settings.min_history
         out.append((ind.id, region, dept, ps, x, SEASON.get(grain), sens, hist, floor))
     return out
 
