@@ -379,7 +379,7 @@ class Engine:
         aggs = [pl.col("__n").sum()]
         for i, c in enumerate(comps):
             col = pl.col(f"c{i}")
-            aggs.append(col.min() if c.agg == "min" else col.max() if c.agg == "max" else col.sum())
+            aggs.append(_merge(col, c))
         part = raw.group_by(["period", "r", "d"], maintain_order=True).agg(aggs)
         part = part.with_columns(pl.col("r").cast(pl.String), pl.col("d").cast(pl.String))
         # name the columns by component, so each indicator finds its own
@@ -413,7 +413,7 @@ class Engine:
             aggs = [pl.col("__n").sum()]
             for c in dec.values():
                 col = pl.col(_comp_name(c))
-                aggs.append(col.min() if c.agg == "min" else col.max() if c.agg == "max" else col.sum())
+                aggs.append(_merge(col, c))
             out = frame.group_by(by, maintain_order=True).agg(aggs)
             if ytd:
                 # A cumulative value exists from a node's first record of the year on, also in
@@ -705,16 +705,24 @@ def _comp_name(c: Component) -> str:
     return "c_" + hashlib.sha1(repr(c).encode()).hexdigest()[:10]
 
 
+def _merge(col: pl.Expr, c: Component) -> pl.Expr:
+    """Partials of one component merged: minima of minima, maxima of maxima, sums of the rest."""
+    return col.min() if c.agg == "min" else col.max() if c.agg == "max" else col.sum()
+
+
+def _side(roles: dict[str, Component], role: str, agg: str) -> pl.Expr:
+    """One side's value from its components: a mean is sum / n; a count or sum of nothing is 0."""
+    if agg == "mean":
+        s, n = pl.col(_comp_name(roles[f"{role}.sum"])), pl.col(_comp_name(roles[f"{role}.n"]))
+        return pl.when(n > 0).then(s / n).otherwise(None)
+    c = roles[role]
+    col = pl.col(_comp_name(c)).cast(pl.Float64)
+    return col.fill_null(0.0) if c.agg in ("count", "count_col", "sum", "count_distinct") else col
+
+
 def _value_expr(ind: spec.Indicator, roles: dict[str, Component]) -> pl.Expr:
     def side(role: str, agg: str) -> pl.Expr:
-        if agg == "mean":
-            s, n = pl.col(_comp_name(roles[f"{role}.sum"])), pl.col(_comp_name(roles[f"{role}.n"]))
-            return pl.when(n > 0).then(s / n).otherwise(None)
-        c = roles[role]
-        col = pl.col(_comp_name(c)).cast(pl.Float64)
-        if c.agg in ("count", "count_col", "sum", "count_distinct"):
-            return col.fill_null(0.0)
-        return col
+        return _side(roles, role, agg)
 
     m = ind.measure
     if isinstance(m, spec.CountMeasure):
@@ -730,16 +738,8 @@ def _parts_expr(ind: spec.Indicator, roles: dict[str, Component]) -> tuple[pl.Ex
     """Numerator and denominator of a ratio (before ``scale``) or a mean; nulls otherwise."""
     none = pl.lit(None, pl.Float64)
     m = ind.measure
-
-    def side(role: str, agg: str) -> pl.Expr:
-        if agg == "mean":  # a mean as a ratio side: its own value
-            s, n = pl.col(_comp_name(roles[f"{role}.sum"])), pl.col(_comp_name(roles[f"{role}.n"]))
-            return pl.when(n > 0).then(s / n).otherwise(None)
-        col = pl.col(_comp_name(roles[role])).cast(pl.Float64)
-        return col.fill_null(0.0) if agg in ("count", "sum", "count_distinct") else col
-
     if isinstance(m, spec.RatioMeasure):
-        return side("num", m.numerator.agg), side("den", m.denominator.agg)
+        return _side(roles, "num", m.numerator.agg), _side(roles, "den", m.denominator.agg)
     if isinstance(m, spec.ColumnMeasure) and m.type == "mean":
         return (
             pl.col(_comp_name(roles["v.sum"])).cast(pl.Float64).fill_null(0.0),

@@ -9,15 +9,17 @@ last, ``nan`` where a period has no value (a gap, or January under 1-2月).
 
 How it decides, in order (each step robust to what the later ones look for):
 
-1. **Season.** With two full seasons of history, a robust STL (statsmodels,
-   ``robust=True``) takes the seasonal component out; outliers barely move it.
+1. **Season.** With two full seasons of history, a per-phase median profile
+   of the series less a robust trend, kept only when it stands out from the
+   noise; a spike is one value of the several each phase's median sees. (A
+   robust STL measured worse on short series; see docs/models.md.) A series
+   that reads better as shares of its level runs on the log scale.
 2. **Level shifts**, found before any point test so that a lasting step is
    reported ONCE at its onset and never as a run of spikes: at each period the
-   median of the next ``w`` seasonally adjusted values is compared with the
-   level extrapolated from the ``2w`` before it (a robust Theil-Sen line). The
-   step is scored against the spread that statistic shows over the whole
-   series, so autocorrelated noise does not inflate it. Binary segmentation
-   finds up to two shifts.
+   trimmed mean of the next ``w`` seasonally adjusted values is compared with
+   that of the ``w`` before, the series' robust slope taken out, at three
+   window lengths. The step is scored against the spread the noise predicts
+   (autocorrelation included). Up to two shifts are found.
 3. **Spikes and dips**: residuals from a rolling-median level (the shifts
    taken out) scored in robust noise widths (MAD). The alert threshold is far
    above the band a chart shows: a 90 % band flags 10 % of all points by
@@ -309,14 +311,6 @@ def _rolling_median(x: np.ndarray, w: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmedian(windows, axis=1)
-
-
-def _theil_sen(y: np.ndarray) -> tuple[float, float]:
-    """Slope and intercept (at index 0) of a robust line through ``y``."""
-    n = len(y)
-    i, j = np.triu_indices(n, 1)
-    slope = float(np.median((y[j] - y[i]) / (j - i))) if n > 1 else 0.0
-    return slope, float(np.median(y - slope * np.arange(n)))
 
 
 def _global_slope(a: np.ndarray, max_lag: int = 12) -> float:
