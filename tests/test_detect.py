@@ -144,3 +144,39 @@ def test_values_on_a_grid() -> None:
     assert detect(x, [str(i) for i in range(70)]) == []
     x[50] = 2.5  # eight steps of the grid
     assert [(f.index, f.kind) for f in detect(x, [str(i) for i in range(70)])] == [(50, "spike")]
+
+
+def _months(n: int) -> list[str]:
+    return [f"{2018 + i // 12}-{i % 12 + 1:02d}" for i in range(n)]
+
+
+def test_a_short_episode_is_found_once_at_its_deepest_point() -> None:
+    """Three months each about 3 widths down (none a dip alone) are one episode: one dip, at the lowest."""
+    rng = np.random.default_rng(3)
+    x = 100 + rng.normal(0, 1, 96)
+    x[60:63] -= [3.2, 3.6, 3.1]
+    found = detect(x, _months(96), season=None)
+    assert [f.kind for f in found] == ["dip"]
+    assert found[0].index in (60, 61, 62) and found[0].observed == min(x[60:63])
+    assert found[0].lower < found[0].expected < found[0].upper
+
+
+def test_the_noise_width_follows_a_lasting_change_of_variance() -> None:
+    """Noisy early years, calm later ones (the Great Moderation): a dip the calm part's width shows."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([10 + rng.normal(0, 3, 60), 10 + rng.normal(0, 1, 60)])
+    x[100] -= 5.5  # under 2 widths of the noisy part, over 5 of the calm one
+    found = detect(x, _months(120), season=None)
+    assert (_months(120)[100], "dip") in [(f.period, f.kind) for f in found]
+    assert not [f for f in found if f.index < 60]  # the noisy part alone raises nothing
+
+
+def test_a_ramp_is_not_a_level_shift_and_a_step_is() -> None:
+    """A faster rise over a year (CO2 in an El Niño year) is no step; the same rise at once is."""
+    rng = np.random.default_rng(11)
+    base = 0.1 * np.arange(120) + rng.normal(0, 0.3, 120)
+    ramp = base + np.clip((np.arange(120) - 60) / 12, 0, 1) * 3.0
+    step = base + np.where(np.arange(120) >= 60, 3.0, 0.0)
+    assert "level_shift" not in [f.kind for f in detect(ramp, _months(120), season=None)]
+    shifts = [f for f in detect(step, _months(120), season=None) if f.kind == "level_shift"]
+    assert [f.index for f in shifts] and abs(shifts[0].index - 60) <= 1

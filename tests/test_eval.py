@@ -1,5 +1,5 @@
 """``make eval``'s harness: the scorer on hand-made cases, the generator, the baselines, the real-data
-checks, and (xfail until the detector lands) the issue's real-data goals for the cockpit detector."""
+checks, and the issue's real-data goals for the cockpit detector."""
 
 from __future__ import annotations
 
@@ -251,21 +251,11 @@ def test_cockpit_detector_finds_the_nile_shift_at_1898():
     assert c.passed, c.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="6 findings in 43.8 years (≤ 4 allowed): two spikes just over the threshold and the growth "
-    "accelerations of 1988 and 1998 read as level shifts (issue 3, open)",
-)
 def test_cockpit_detector_is_quiet_on_co2_seasonality():
     c = _cockpit_check("co2")
     assert c.passed, c.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the 2008-09 quarters are a 3-quarter dip of about 3 widths of the whole series' noise, which "
-    "was larger before 1984; a single-point dip or a lasting shift test misses it (issue 3, open)",
-)
 def test_cockpit_detector_finds_the_2008_recession_in_gdp_growth():
     c = _cockpit_check("macrodata")
     assert c.passed, c.detail

@@ -19,12 +19,17 @@ How it decides, in order (each step robust to what the later ones look for):
    trimmed mean of the next ``w`` seasonally adjusted values is compared with
    that of the ``w`` before, the series' robust slope taken out, at three
    window lengths. The step is scored against the spread the noise predicts
-   (autocorrelation included). Up to two shifts are found.
+   (autocorrelation included). Up to two shifts are found, each an abrupt
+   step: a faster rise for a year (a ramp) is no level shift.
 3. **Spikes and dips**: residuals from a rolling-median level (the shifts
-   taken out) scored in robust noise widths (MAD). The alert threshold is far
-   above the band a chart shows: a 90 % band flags 10 % of all points by
-   construction.
-4. **Trend changes**: the Theil-Sen slope of the year after a period against
+   taken out) scored in robust noise widths (Qn). Where the noise's width
+   changed for good (a variance break, tested like Inclán-Tiao), each part
+   has its own width. The alert threshold is far above the band a chart
+   shows: a 90 % band flags 10 % of all points by construction.
+4. **Short episodes**: 2 to 4 periods in a row on one side of the level (a
+   recession's quarters), scored as the run's mean at the level-shift
+   threshold, reported once at the deepest point as a spike or dip.
+5. **Trend changes**: the Theil-Sen slope of the year after a period against
    the year before it, only where the change is large and both years fit
    their lines well. Rare by design.
 
@@ -152,6 +157,10 @@ def _detect(
     resid = filled - expected
     sigma = max(_noise(resid, ok, floor_from=expected), resolution)
     width = np.full(len(seg), sigma)
+    brk = _variance_break(resid, ok, sigma, max(16, 2 * (season or 1)))
+    if brk is not None:  # the noise changed for good (the Great Moderation): each part its own width
+        for part in (slice(0, brk), slice(brk, len(seg))):
+            width[part] = max(_noise(resid[part], ok[part], floor_from=expected[part]), resolution)
     if floor is not None:
         f = np.asarray(floor, dtype=float)[first:last]
         width = np.maximum(width, np.where(np.isfinite(f), f, 0.0))
@@ -166,6 +175,11 @@ def _detect(
             continue  # the onset of a shift is reported as the shift
         kind = "spike" if z[t] > 0 else "dip"
         out.append(_finding(idx[t], periods, kind, seg[t], expected[t], width[t], cfg.spike, abs(z[t])))
+    taken = {f.index - first for f in out}
+    for t, score, lvl in _episodes(adjusted - steps, ok, width, cfg, taken | shift_at):
+        kind = "spike" if seg[t] > lvl + seasonal[t] + steps[t] else "dip"
+        exp_t = lvl + seasonal[t] + steps[t]
+        out.append(_finding(idx[t], periods, kind, seg[t], exp_t, width[t], cfg.spike, score))
     for t, score, exp_value in _trend_changes(adjusted - steps, ok, sigma, cfg, shift_at):
         out.append(
             _finding(
@@ -419,14 +433,113 @@ def _level_shifts(
         onset = _onset(detrended, max(0, t - half), min(n, t + half))
         if abs(onset - t) > half:
             onset = t
-        after = a[onset : min(n, onset + 2 * w)]
-        before = a[max(0, onset - 2 * w) : onset]
+        after = detrended[onset : min(n, onset + 2 * w)]
+        before = detrended[max(0, onset - 2 * w) : onset]
         size = float(np.median(after) - np.median(before)) if len(before) else 0.0
         z[max(0, t - 2 * w) : t + 2 * w] = 0
         if abs(size) < 2.0 * sigma:
             continue  # not a step a leader would call lasting
+        if _gradual(detrended, onset, size, sigma * inflate, max(2, cfg.window // 2)):
+            continue  # a ramp (a faster rise for a while), not a step
         found.append((onset, size, score))
     return sorted(found)
+
+
+def _variance_break(r: np.ndarray, ok: np.ndarray, sigma: float, min_seg: int) -> int | None:
+    """Where the noise's width changed for good, if it clearly did; else None.
+
+    The κ₁ test of Sansó, Aragó and Carrion (2004) on the winsorized squared
+    residuals (the CUSUM of squares of Inclán and Tiao, made robust to
+    non-normal noise), at the 1 % level, and only when the two parts' robust
+    widths differ by half or more. One break at most: a series whose noise
+    drifts slowly keeps one width.
+    """
+    pos = np.flatnonzero(ok)
+    n = len(pos)
+    if n < 2 * min_seg:
+        return None
+    from statsmodels.robust.scale import qn_scale
+
+    sq = np.clip(r[pos], -3.5 * sigma, 3.5 * sigma) ** 2
+    omega = float(np.sqrt(np.mean((sq - sq.mean()) ** 2)))
+    if not omega > 0:
+        return None
+    k = np.arange(1, n + 1)
+    stat = np.abs(np.cumsum(sq) - k / n * sq.sum()) / (np.sqrt(n) * omega)
+    stat[: min_seg - 1] = 0
+    stat[n - min_seg :] = 0
+    j = int(np.argmax(stat))
+    if stat[j] < 1.628:
+        return None
+    a, b = float(qn_scale(r[pos[: j + 1]])), float(qn_scale(r[pos[j + 1 :]]))
+    if not min(a, b) > 0 or max(a, b) / min(a, b) < 1.5:
+        return None
+    return int(pos[j + 1])
+
+
+def _episodes(
+    a: np.ndarray, ok: np.ndarray, width: np.ndarray, cfg: Settings, avoid: set[int]
+) -> list[tuple[int, float, float]]:
+    """Short episodes: 2 to 4 periods in a row away from the level, then back (a recession's quarters).
+
+    Each point alone may stay under the spike threshold while together they
+    are far beyond the noise: the mean of the run, against the level of the
+    periods around it (the run left out), is scored in the widths the mean of
+    so many autocorrelated points has. Every point of the run must lie on the
+    same side, at least one width out. Reported once, at the run's most
+    extreme point, as a spike or a dip. Returns (position, score, level).
+    """
+    n = len(a)
+    rho = _ar1(a)
+    trend = _global_slope(a) * np.arange(n)
+    a = a - trend  # the level around a run at the series' edge is one-sided: no slope in it
+    found: list[tuple[float, int, int, float]] = []
+    around = 2 * cfg.window
+    for k in (2, 3, 4):
+        if n < k + around:
+            break
+        factor = 1 + 2 * sum((1 - j / k) * rho**j for j in range(1, k))
+        padded = np.concatenate([np.full(around, np.nan), np.where(ok, a, np.nan), np.full(around, np.nan)])
+        win = sliding_window_view(padded, 2 * around + k)[: n - k + 1]
+        runs = win[:, around : around + k]
+        rest = np.concatenate([win[:, :around], win[:, around + k :]], axis=1)
+        level = np.nanmedian(rest, axis=1)
+        dev = runs - level[:, None]
+        w = sliding_window_view(width, k).mean(axis=1)
+        mean = np.nanmean(dev, axis=1)
+        side = np.sign(mean)
+        least = np.nanmin(dev * side[:, None], axis=1)
+        z = np.abs(mean) / (w * np.sqrt(factor / k))
+        full = np.all(np.isfinite(runs), axis=1)
+        good = full & (least >= w) & (z >= cfg.shift)
+        for t in np.flatnonzero(good):
+            found.append((float(z[t]), int(t), k, float(level[t])))
+    out: list[tuple[int, float, float]] = []
+    used: set[int] = set(avoid)
+    for score, t, k, lvl in sorted(found, reverse=True):
+        span = set(range(t - 1, t + k + 1))
+        if span & used:
+            continue
+        used |= span
+        peak = t + int(np.argmax(np.abs(a[t : t + k] - lvl)))
+        out.append((peak, score, lvl + trend[peak]))
+    return out
+
+
+def _gradual(d: np.ndarray, onset: int, size: float, width: float, k: int) -> bool:
+    """True when the change around ``onset`` is a ramp rather than a step.
+
+    A step moves the level at once: the mean of the ``k`` values after the
+    onset minus the ``k`` before is about the whole step. A faster rise for a
+    while (Mauna Loa's CO2 in the El Niño years 1987-88 and 1997-98) moves it
+    a little each period, so the jump across the onset is a small part of the
+    change. Gradual only when that is clear beyond the noise of the jump.
+    """
+    if onset < k or onset + k > len(d):
+        return False
+    jump = float(np.mean(d[onset : onset + k]) - np.mean(d[onset - k : onset])) * np.sign(size)
+    noise = width * np.sqrt(2 / k)
+    return jump < 0.5 * abs(size) and abs(size) - jump > 2.5 * noise
 
 
 def _trend_changes(
