@@ -1,0 +1,116 @@
+"""What an alert instance does next, and whether a delivery goes out: pure functions of state and time.
+
+Nothing here reads the clock, the network or the state file. ``now`` is
+passed in; the state comes in as values and goes out as values. The run
+(:mod:`alerts.run`) stores what these return.
+
+Instance states (data-driven)::
+
+    inactive ──hit──▶ pending ──hit for N periods──▶ firing ──clear──▶ resolved
+        ▲                │ clear                         │ (one resolved notice)
+        └────────────────┘                               └──hit again──▶ firing (a new episode)
+
+Handling (people-driven, by the inbox) lives beside it: ``new`` →
+``acknowledged`` → ``assigned`` → ``feedback`` → ``closed``; a new episode
+starts again at ``new``. Reminders (``repeat``) go out only while an episode
+is firing and nobody has touched it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .state import Instance, iso
+
+GIVE_UP_AFTER = dt.timedelta(days=3)  # a delivery still failing this long after its first try is dropped
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the latest data says about one instance.
+
+    ``hit`` is None when the instance's region has no row in the latest
+    period (or its source failed): the state is then left as it is, never
+    resolved for want of data.
+    """
+
+    period: str | None
+    hit: bool | None
+    run: int = 0  # consecutive periods, ending at ``period``, in which the condition held
+    row: dict[str, Any] = dataclasses.field(default_factory=dict)
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+ROW_FIELDS = ("value", "target", "status", "yoy", "mom", "rank")
+
+
+def step(inst: Instance, obs: Observation, need: int, now: dt.datetime) -> tuple[Instance, list[str]]:
+    """The instance after ``obs``, and its events: ``fire`` and/or ``resolve`` (at most one)."""
+    if obs.hit is None or obs.period is None:
+        return inst, []
+    new = dataclasses.replace(inst, period=obs.period, updated_at=iso(now))
+    if obs.hit:
+        for f in ROW_FIELDS:
+            setattr(new, f, obs.row.get(f))
+        new.detail = json.dumps(obs.detail, ensure_ascii=False, default=str) if obs.detail else None
+        if inst.state == "firing":
+            return new, []
+        if obs.run >= need:
+            new.state = "firing"
+            new.episode = inst.episode + 1
+            new.since = obs.period
+            new.fired_at = iso(now)
+            new.resolved_at = None
+            new.handling, new.assignee, new.deadline = "new", None, None
+            return new, ["fire"]
+        new.state = "pending"
+        return new, []
+    if inst.state == "firing":
+        new.state = "resolved"
+        new.resolved_at = iso(now)
+        for f in ROW_FIELDS:
+            setattr(new, f, obs.row.get(f, getattr(inst, f)))
+        return new, ["resolve"]
+    if inst.state == "pending":
+        new.state = "inactive"
+    return new, []
+
+
+def reminder_due(inst: Instance, repeat: dt.timedelta | None, now: dt.datetime) -> int | None:
+    """The number of the reminder due now (1, 2, …), or None.
+
+    Only while firing and untouched (handling ``new``); only the latest due
+    one, so a run after a long pause sends one reminder, not a backlog.
+    """
+    if repeat is None or repeat.total_seconds() <= 0 or inst.state != "firing" or inst.handling != "new":
+        return None
+    if not inst.fired_at:
+        return None
+    n = int((now - dt.datetime.fromisoformat(inst.fired_at)) / repeat)
+    return n if n >= 1 else None
+
+
+def delivery_action(delivery: dict[str, Any] | None, now: dt.datetime) -> str:
+    """``send``, ``drop`` (given up) or ``skip`` (already sent or dropped) for one notice × channel.
+
+    A delivery never tried, failed, or left ``sending`` by a killed run is
+    sent (again). One still failing :data:`GIVE_UP_AFTER` after its first try
+    is dropped and reported.
+    """
+    if delivery is None:
+        return "send"
+    if delivery["status"] in ("sent", "dropped"):
+        return "skip"
+    first = delivery.get("first_try")
+    if first and now - dt.datetime.fromisoformat(first) > GIVE_UP_AFTER:
+        return "drop"
+    return "send"
+
+
+def backoff(attempt: int, base: float = 1.0, cap: float = 8.0) -> float:
+    """Seconds to wait before retry ``attempt`` (1, 2, …) inside one run: 1, 2, 4, 8, 8 …"""
+    return min(cap, base * 2 ** (attempt - 1))
