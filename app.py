@@ -1,22 +1,46 @@
-"""The cockpit's router: navigation, shared sidebar state, then the page.
+"""The cockpit's router: navigation in sections, shared sidebar state, then the page.
 
 Run with ``streamlit run app.py`` (``make run``). Page scripts live in
-``pages/``; shared helpers live in ``metrics/`` and ``cockpit/``.
+``pages/`` and are given to ``st.Page`` by their path; shared helpers live
+in ``metrics/`` (frames) and ``cockpit/ui.py`` (Streamlit). One page module,
+``pages/domain.py``, serves every domain of the catalogue: a new domain in
+the YAML gets its page without code.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from cockpit.ui import catalogue, current_scope, site_title
+from cockpit.ui import catalogue, current_scope, domain_slug, domains, site_title
 
 st.set_page_config(page_title=site_title(), page_icon="📊", layout="wide", initial_sidebar_state="auto")
 
-overview = st.Page("pages/overview.py", title="一屏总览", icon="📊", url_path="overview", default=True)
-navigation = st.navigation({"驾驶舱": [overview]})
-
 cat = catalogue()
 scope = current_scope(cat)
+
+overview = st.Page("pages/overview.py", title="一屏总览", icon="📊", url_path="overview", default=True)
+domain_pages = [
+    st.Page("pages/domain.py", title=d, icon="🗂️", url_path=domain_slug(d)) for d in domains(cat, scope)
+]
+sections = {
+    "驾驶舱": [overview, *domain_pages],
+    "分析": [
+        st.Page("pages/rankings.py", title="排名", icon="🏆", url_path="rankings"),
+        st.Page("pages/detail.py", title="指标详情", icon="📈", url_path="detail"),
+    ],
+    "处置": [
+        st.Page("pages/inbox.py", title="特别呈报", icon="🚨", url_path="inbox"),
+        st.Page("pages/bulletins.py", title="数据通报", icon="📰", url_path="bulletins"),
+    ],
+    "数据": [
+        st.Page("pages/catalogue.py", title="指标目录", icon="📚", url_path="catalogue"),
+        st.Page("pages/health.py", title="数据健康", icon="🩺", url_path="health"),
+    ],
+}
+navigation = st.navigation(sections)
+# the domain page learns its domain from the navigation entry that ran it
+st.session_state["_domain_pages"] = {p.url_path: p.title for p in domain_pages}
+
 with st.sidebar:
     st.markdown(f"**{site_title()}**")
     if scope.is_open:

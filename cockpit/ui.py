@@ -1,13 +1,35 @@
-"""Streamlit helpers shared by the pages: cached catalogue and rows, the user's scope."""
+"""Streamlit helpers shared by the pages: cached data, the user's scope, the view in the URL, banners.
+
+Pages stay thin. Each page script starts with::
+
+    cat, scope, data = page_start("排名")
+
+and then reads the view (indicator, region, period, domain) from the URL
+with :func:`view`, draws pickers bound to the URL with :func:`pick_region`
+and friends, and asks :mod:`metrics` for frames. Every view is a link
+(contract section 13): the pickers write back to ``st.query_params``, so
+the address bar always holds what the page shows, and a link typed by hand
+is checked against the catalogue and the user's scope like any other.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import polars as pl
 import streamlit as st
 
-from metrics import views
+from metrics import periods, views
 from metrics.access import OPEN, Scope
+from metrics.catalogue import spec
 from metrics.catalogue.load import Catalogue
 from metrics.catalogue.problems import ConfigError
+
+PARAMS = ("indicator", "region", "period", "domain")
 
 
 def through_router() -> None:
@@ -25,6 +47,9 @@ def through_router() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+# ----------------------------------------------------------------- cached data
 
 
 @st.cache_resource(show_spinner=False)
@@ -48,8 +73,53 @@ def rows_and_notes() -> tuple[object, list[str], list[str], dict[str, str]]:
     return res.rows, res.warnings, res.errors, res.stale
 
 
+@st.cache_data(ttl=600, show_spinner="正在识别异常…")
+def findings() -> list[dict[str, Any]]:
+    """Every anomaly finding over the cached rows (contract section 6), for markers and lists."""
+    from metrics.catalogue.rules import grain_of
+    from metrics.models.runner import findings as detect_all
+
+    cat = _catalogue()
+    rows = data().rows
+    inds = list(cat.config.indicators)
+    grains = {i.id: grain_of(cat.indicators, i.id) or "month" for i in inds}
+    return detect_all(inds, rows, grains)
+
+
+@dataclass(frozen=True)
+class Data:
+    rows: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stale: dict[str, str] = field(default_factory=dict)  # source id → why
+
+    def stale_indicators(self, cat: Catalogue) -> set[str]:
+        """Indicators whose source (through formula inputs) is stale or failed."""
+        from alerts.rules import sources_of
+
+        have = set(self.rows["indicator"].unique().to_list()) if self.rows.height else set()
+        out = set()
+        for ind in cat.config.indicators:
+            if sources_of(cat, ind) & set(self.stale) or ind.id not in have:
+                out.add(ind.id)
+        return out
+
+
+def data() -> Data:
+    rows, warnings, errors, stale = rows_and_notes()
+    assert isinstance(rows, pl.DataFrame)
+    return Data(rows, list(warnings), list(errors), dict(stale))
+
+
+# ----------------------------------------------------------------- who is looking
+
+
 def current_scope(cat: Catalogue) -> Scope:
-    """The signed-in user's scope; the open demo without an ``access`` block."""
+    """The signed-in user's scope; the open demo without an ``access`` block.
+
+    The one place pages learn what the user may see (contract section 9);
+    sign-in plugs in here.
+    """
     return OPEN
 
 
@@ -58,3 +128,181 @@ def site_title() -> str:
         return _catalogue().config.site.title
     except ConfigError:
         return "领导驾驶舱"
+
+
+def page_start(title: str | None = None) -> tuple[Catalogue, Scope, Data]:
+    """The first call of every page: router check, catalogue, scope, data, and the banners."""
+    through_router()
+    cat = catalogue()
+    scope = current_scope(cat)
+    d = data()
+    if title:
+        st.title(title)
+    banners(cat, d)
+    return cat, scope, d
+
+
+def banners(cat: Catalogue, d: Data) -> None:
+    """A failed or stale source is said at the top of every page; the page goes on."""
+    if not (d.errors or d.stale):
+        return
+    lines = [f"- {e}" for e in d.errors[:5]]
+    lines += [f"- 数据源 `{s}` 数据滞后：{why}" for s, why in d.stale.items()]
+    st.warning("部分数据源异常或数据滞后，相关指标可能不是最新：\n\n" + "\n".join(lines), icon="⚠️")
+
+
+# ----------------------------------------------------------------- the view in the URL
+
+
+@dataclass(frozen=True)
+class View:
+    indicator: str | None
+    region: str | None
+    period: str | None
+    domain: str | None
+
+
+def visible_indicators(cat: Catalogue, scope: Scope, domain: str | None = None) -> list[spec.Indicator]:
+    return [
+        i for i in cat.config.indicators if scope.sees_indicator(i) and (domain is None or i.domain == domain)
+    ]
+
+
+def domains(cat: Catalogue, scope: Scope) -> list[str]:
+    return list(dict.fromkeys(i.domain or "其他" for i in visible_indicators(cat, scope)))
+
+
+def regions_in_scope(cat: Catalogue, scope: Scope) -> list[str]:
+    """Region ids the user may see, in tree order (parents before children)."""
+    if cat.tree is None:
+        return []
+    return [r for r in cat.tree.subtree(cat.tree.root) if scope.sees_region(r)]
+
+
+def default_region(cat: Catalogue, scope: Scope) -> str | None:
+    return views.top_region(cat, scope)
+
+
+def view(cat: Catalogue, scope: Scope, rows: pl.DataFrame) -> View:
+    """The view the URL asks for, checked: anything unknown or outside the scope is said and dropped.
+
+    A region outside the user's scope reads exactly like one that does not
+    exist: the page never confirms that a hidden region is there.
+    """
+    q = st.query_params
+    problems = []
+    ind = q.get("indicator")
+    if ind is not None and (ind not in cat.indicators or not scope.sees_indicator(cat.indicators[ind])):
+        problems.append(f"指标 {ind} 不存在或不在您的权限范围内")
+        ind = None
+    region = q.get("region")
+    if region is not None and (cat.tree is None or region not in cat.tree or not scope.sees_region(region)):
+        problems.append(f"地区 {region} 不存在或不在您的权限范围内")
+        region = None
+    period = q.get("period")
+    if period is not None:
+        try:
+            canonical = periods.to_period(period, periods.grain_of(period))
+        except (ValueError, KeyError):
+            canonical = None
+        if canonical != period:
+            problems.append(f"期间 {period} 无法识别")
+            period = None
+    domain = q.get("domain")
+    if domain is not None and domain not in domains(cat, scope):
+        problems.append(f"领域 {domain} 不存在或不在您的权限范围内")
+        domain = None
+    if problems:
+        st.warning("；".join(problems) + "。已显示默认视图。", icon="🔗")
+    return View(ind, region, period, domain)
+
+
+def set_query(**params: str | None) -> None:
+    """Write the view back to the URL (None removes a parameter)."""
+    for k, v in params.items():
+        if v is None:
+            if k in st.query_params:
+                del st.query_params[k]
+        elif st.query_params.get(k) != v:
+            st.query_params[k] = v
+
+
+def link(path: str, **params: str | None) -> str:
+    """A page link with its view: ``link("detail", indicator="x", region="1")`` → ``/detail?…``."""
+    q = {k: v for k, v in params.items() if v is not None}
+    return f"/{path.lstrip('/')}" + (f"?{urlencode(q)}" if q else "")
+
+
+def region_label(cat: Catalogue, rid: str | None) -> str:
+    if rid is None or cat.tree is None:
+        return "全部"
+    depth = len(cat.tree.ancestors_or_self(rid)) - 1 if rid in cat.tree else 0
+    return "\u3000" * depth + cat.tree.name(rid)
+
+
+def pick_region(
+    cat: Catalogue,
+    scope: Scope,
+    current: str | None,
+    *,
+    where: Any = st,
+    label: str = "地区",
+    key: str = "region",
+) -> str | None:
+    """A region selector over the user's scope, bound to ``?region=``."""
+    options = regions_in_scope(cat, scope)
+    if not options:
+        return None
+    value = current if current in options else default_region(cat, scope) or options[0]
+    chosen = where.selectbox(
+        label,
+        options,
+        index=options.index(value),
+        format_func=lambda r: region_label(cat, r),
+        key=f"pick_{key}",
+    )
+    set_query(**{key: chosen})
+    return chosen
+
+
+def pick_indicator(
+    cat: Catalogue, scope: Scope, current: str | None, *, where: Any = st, domain: str | None = None
+) -> str | None:
+    inds = visible_indicators(cat, scope, domain)
+    if not inds:
+        return None
+    ids = [i.id for i in inds]
+    value = current if current in ids else ids[0]
+    chosen = where.selectbox(
+        "指标",
+        ids,
+        index=ids.index(value),
+        format_func=lambda i: f"{cat.indicators[i].name}（{cat.indicators[i].domain or '其他'}）",
+        key="pick_indicator",
+    )
+    set_query(indicator=chosen)
+    return chosen
+
+
+def pick_period(
+    options: Sequence[str], current: str | None, *, where: Any = st, cumulative: bool = False
+) -> str | None:
+    """A period selector, newest first, bound to ``?period=``; defaults to the newest."""
+    opts = sorted(set(options), key=periods.ordinal, reverse=True)
+    if not opts:
+        return None
+    value = current if current in opts else opts[0]
+    chosen = where.selectbox(
+        "期间",
+        opts,
+        index=opts.index(value),
+        format_func=lambda p: periods.label(p, cumulative=cumulative),
+        key="pick_period",
+    )
+    set_query(period=chosen)
+    return chosen
+
+
+def domain_slug(domain: str) -> str:
+    """A stable ASCII url_path for a domain's page (``domain-1a2b3c``)."""
+    return "domain-" + hashlib.sha1(domain.encode("utf-8")).hexdigest()[:6]

@@ -1,0 +1,10 @@
+"""(being built)"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cockpit.ui import page_start
+
+cat, scope, data = page_start("rankings")
+st.info("建设中")
