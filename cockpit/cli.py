@@ -312,6 +312,44 @@ def detect(config: str, indicators: tuple[str, ...], fmt: str, as_user: str | No
     return EXIT_PARTIAL if (res.errors or res.failed) else EXIT_OK
 
 
+@main.command()
+@_config_option
+@click.option("--bulletin", "bulletin_id", metavar="ID", help="A bulletin declared under `bulletins:`.")
+@click.option("--period", metavar="P", help="The period (default: the latest that has data).")
+@click.option("--region", metavar="ID", help="Only this region's subtree (a county's bulletin).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option(
+    "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output."
+)
+@_as_option
+@_guard
+def bulletin(
+    config: str,
+    bulletin_id: str | None,
+    period: str | None,
+    region: str | None,
+    fmt: str,
+    output: str | None,
+    as_user: str | None,
+) -> int:
+    """Render a 数据通报 (contract section 8)."""
+    from alerts.bulletin import BulletinError, build_bulletin, render
+
+    cat = _load(config)
+    period = _check_period(period)
+    scope = _scope(cat, as_user)
+    try:
+        doc = build_bulletin(cat, bulletin_id=bulletin_id, period=period, region=region, scope=scope)
+    except BulletinError as e:
+        raise Abort(EXIT_INVALID, [f"ERROR: {e}"]) from None
+    for w in doc.warnings:
+        _err(f"WARNING: {w}")
+    for e in doc.errors:
+        _err(e)
+    _emit(render(doc, fmt), output)
+    return EXIT_PARTIAL if doc.errors else EXIT_OK
+
+
 def _findings_table(cat: Any, found: list[dict[str, Any]]) -> str:
     from metrics.format import fmt_value
     from metrics.models.explain import explain_finding
