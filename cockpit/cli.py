@@ -434,5 +434,13 @@ def _align(table: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+# ----------------------------------------------------------------- sub-command groups in their own modules
+
+if __name__ == "__main__":  # pragma: no cover - python -m cockpit.cli: run the package module, groups and all
+    import cockpit.cli
+
+    cockpit.cli.main()
+else:
+    from .cli_alerts import alerts as _alerts  # they use the helpers above
+
+    main.add_command(_alerts)

@@ -306,3 +306,15 @@ def pick_period(
 def domain_slug(domain: str) -> str:
     """A stable ASCII url_path for a domain's page (``domain-1a2b3c``)."""
     return "domain-" + hashlib.sha1(domain.encode("utf-8")).hexdigest()[:6]
+
+
+@st.cache_data(ttl=600, show_spinner="正在预测年底走势…")
+def cached_outlooks(region: str | None) -> list[tuple[str, str, float | None, str]]:
+    """(indicator, name, probability of reaching the target, sentence) for the overview's key indicators.
+
+    Cached per region; the scope does not enter the key because a region is
+    only ever asked for after the page checked it against the scope.
+    """
+    cat = _catalogue()
+    out = views.outlooks(cat, data().rows, OPEN, region=region)
+    return [(ind.id, ind.name, o.probability, o.explanation) for ind, o in out]  # type: ignore[attr-defined]

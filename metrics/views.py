@@ -171,3 +171,66 @@ def movers(cat: Catalogue, rows: pl.DataFrame, scope: Scope, n: int = 5) -> pl.D
         .alias("地区"),
     )
     return cur.sort(pl.col("yoy").abs(), descending=True).head(n)
+
+
+def outlooks(
+    cat: Catalogue,
+    rows: pl.DataFrame,
+    scope: Scope,
+    region: str | None = None,
+    indicators: list[spec.Indicator] | None = None,
+) -> list[tuple[spec.Indicator, object]]:
+    """Year-end outlooks (``metrics.models.forecast.Outlook``) of the key indicators that have a target.
+
+    Each: the forecast for the year's last period with its 90 % interval and
+    the probability of reaching that year's target, for one region (default:
+    the scope's top). Indicators with too little history are left out.
+    """
+    from .catalogue.rules import grain_of
+    from .engine import resolve_target
+    from .models.forecast import forecast_year_end
+    from .models.runner import regular
+
+    region = region or top_region(cat, scope)
+    rows = scope.filter_rows(rows)
+    out: list[tuple[spec.Indicator, object]] = []
+    for ind in indicators if indicators is not None else key_indicators(cat):
+        if ind.target is None or not scope.sees_indicator(ind):
+            continue
+        mine = rows.filter(
+            (pl.col("indicator") == ind.id)
+            & (pl.col("region") == region)
+            & pl.col("department").is_null()
+            & pl.col("value").is_not_null()
+        )
+        if mine.height < 6:
+            continue
+        ps, x = regular(mine)
+        target = resolve_target(ind.target, region, str(periods.year_of(ps[-1])))
+        outlook = forecast_year_end(
+            x,
+            ps,
+            grain=grain_of(cat.indicators, ind.id) or "month",
+            accumulate=ind.accumulate,
+            direction=ind.direction,
+            target=target,
+            name=ind.name,
+            unit=ind.unit or "",
+        )
+        if outlook is not None:
+            out.append((ind, outlook))
+    return out
+
+
+def latest_alerts(cat: Catalogue, scope: Scope, n: int = 5) -> list[object]:
+    """The newest 特别呈报 in the user's scope (``alerts.inbox.Item``), firing first."""
+    from alerts.inbox import items
+    from alerts.run import default_state_path
+
+    try:
+        found = items(cat, default_state_path(cat), scope, level="special")
+    except Exception:  # the inbox's state file is optional on a fresh install
+        return []
+    firing = [i for i in found if i.state == "firing"]
+    rest = [i for i in found if i.state != "firing"]
+    return (firing + rest)[:n]

@@ -1,4 +1,4 @@
-"""一屏总览: how are we doing, where is it red, what moved most."""
+"""一屏总览: how are we doing, where is it red, what is unusual, who must act."""
 
 from __future__ import annotations
 
@@ -6,69 +6,107 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from cockpit.ui import catalogue, current_scope, rows_and_notes, through_router
+from cockpit.ui import cached_outlooks, link, page_start, pick_region, view
 from metrics import views
 from metrics.format import fmt_change, fmt_value
 
-through_router()
+cat, scope, data = page_start()
+rows = data.rows
+v = view(cat, scope, rows)
 
-cat = catalogue()
-scope = current_scope(cat)
-rows, warnings, errors, stale = rows_and_notes()
-assert isinstance(rows, pl.DataFrame)
+head, picker = st.columns([3, 1], vertical_alignment="bottom")
+head.title(f"{cat.config.site.title} · 一屏总览")
+region = pick_region(cat, scope, v.region, where=picker)
+stale = data.stale_indicators(cat)
 
-st.title(f"{cat.config.site.title} · 一屏总览")
-if errors or stale:
-    lines = [f"- {e}" for e in errors[:5]] + [f"- 数据源 {s} 数据滞后：{why}" for s, why in stale.items()]
-    st.warning("部分数据源异常或数据滞后，相关指标可能不是最新：\n\n" + "\n".join(lines))
-
-# A view is addressed by its query parameters (contract section 13): region, period, domain.
-params = st.query_params
-region = params.get("region")
-if region is not None and (cat.tree is None or region not in cat.tree or not scope.sees_region(region)):
-    st.warning(f"地区 {region} 不存在或不在您的权限范围内，已显示默认范围。")
-    region = None
-if region is not None and cat.tree is not None:
-    st.caption(f"地区：{cat.tree.name(region)}")
+# ---------------------------------------------------------------- how many are red
 counts = views.status_counts(cat, rows, scope, region=region)
-c1, c2, c3 = st.columns(3)
-c1.metric("红灯指标", counts.get("red", 0))
-c2.metric("黄灯指标", counts.get("yellow", 0))
-c3.metric("绿灯指标", counts.get("green", 0))
+alerts = views.latest_alerts(cat, scope)
+firing = [a for a in alerts if a.state == "firing"]
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("红灯指标", counts.get("red", 0), border=True)
+c2.metric("黄灯指标", counts.get("yellow", 0), border=True)
+c3.metric("绿灯指标", counts.get("green", 0), border=True)
+c4.metric("预警中", len(firing), border=True, help="特别呈报中尚未恢复的预警")
 
-cards = views.cards(cat, rows, scope, region=region, period=params.get("period"), domain=params.get("domain"))
-by_domain: dict[str, list[views.Card]] = {}
-for card in cards:
-    by_domain.setdefault(card.domain, []).append(card)
+left, right = st.columns([7, 3], gap="large")
 
-for domain, items in by_domain.items():
-    st.subheader(domain)
-    cols = st.columns(len(items))
-    for col, card in zip(cols, items, strict=True):
-        with col:
-            status = views.STATUS_LABEL.get(card.status or "", "")
-            inverse = card.direction == "lower_better"
-            col.metric(
-                f"{card.name}（{card.period_label}）",
-                fmt_value(card.value, card.unit),
-                delta=fmt_change(card.yoy, card.unit) if card.yoy is not None else None,
-                delta_description="同比",
-                delta_arrow="off" if card.yoy is not None and round(card.yoy, 2) == 0 else "auto",
-                delta_color="inverse" if inverse else "normal",
-                help=f"状态：{status or '—'}；目标：{fmt_value(card.target, card.unit)}；环比：{fmt_change(card.mom, card.unit)}",
-                border=True,
-            )
-            hist = [v for v in card.history if v is not None]
-            if len(hist) > 1:
-                spark = (
-                    alt.Chart(pl.DataFrame({"i": list(range(len(hist))), "v": hist}).to_pandas())
-                    .mark_line(color=views.STATUS_COLOR.get(card.status or "", "#607d8b"))
-                    .encode(x=alt.X("i:Q", axis=None), y=alt.Y("v:Q", axis=None, scale=alt.Scale(zero=False)))
-                    .properties(height=40)
+# ---------------------------------------------------------------- KPI cards, by domain
+with left:
+    cards = views.cards(cat, rows, scope, region=region, period=v.period, domain=v.domain)
+    by_domain: dict[str, list[views.Card]] = {}
+    for card in cards:
+        by_domain.setdefault(card.domain, []).append(card)
+    if not cards:
+        st.info("当前范围内没有可显示的指标。")
+    for domain, items in by_domain.items():
+        st.subheader(domain)
+        cols = st.columns(len(items))
+        for col, card in zip(cols, items, strict=True):
+            with col:
+                status = views.STATUS_LABEL.get(card.status or "", "")
+                inverse = card.direction == "lower_better"
+                note = "（数据滞后）" if card.indicator in stale else ""
+                st.metric(
+                    f"{card.name}（{card.period_label}）",
+                    fmt_value(card.value, card.unit),
+                    delta=fmt_change(card.yoy, card.unit) if card.yoy is not None else None,
+                    delta_description="同比",
+                    delta_arrow="off" if card.yoy is not None and round(card.yoy, 2) == 0 else "auto",
+                    delta_color="inverse" if inverse else "normal",
+                    help=(
+                        f"状态：{status or '—'}灯；目标：{fmt_value(card.target, card.unit)}；"
+                        f"环比：{fmt_change(card.mom, card.unit)}{note}"
+                    ),
+                    border=True,
                 )
-                st.altair_chart(spark, width="stretch")
+                hist = [x for x in card.history if x is not None]
+                if len(hist) > 1:
+                    spark = (
+                        alt.Chart(pl.DataFrame({"i": list(range(len(hist))), "v": hist}).to_pandas())
+                        .mark_line(color=views.STATUS_COLOR.get(card.status or "", "#607d8b"))
+                        .encode(
+                            x=alt.X("i:Q", axis=None),
+                            y=alt.Y("v:Q", axis=None, scale=alt.Scale(zero=False)),
+                        )
+                        .properties(height=36)
+                    )
+                    st.altair_chart(spark, width="stretch")
+                dot = {"red": "🔴", "yellow": "🟡", "green": "🟢", "lightblue": "🔵", "blue": "🔵"}.get(
+                    card.status or "", "⚪"
+                )
+                st.markdown(
+                    f"{dot} [详情]({link('detail', indicator=card.indicator, region=region, period=card.period)})"
+                )
 
-st.subheader("变化最大")
+# ---------------------------------------------------------------- alerts and the year-end outlook
+with right:
+    st.subheader("最新特别呈报")
+    if not alerts:
+        st.caption("暂无特别呈报。")
+    for a in alerts:
+        state = "🚨 预警中" if a.state == "firing" else "✅ 已恢复"
+        st.markdown(
+            f"**{a.region_name} · {a.indicator_name}**  \n"
+            f"{state} · {a.period or ''} · {fmt_value(a.value, a.unit)}  \n"
+            f"[处置]({link('inbox', indicator=a.indicator, region=a.region)}) · "
+            f"[详情]({link('detail', indicator=a.indicator, region=a.region, period=a.period)})"
+        )
+    st.subheader("年底目标展望")
+    outlooks = cached_outlooks(region)
+    if not outlooks:
+        st.caption("历史数据不足，暂无展望。")
+    for ind_id, name, prob, sentence in outlooks:
+        if prob is None:
+            continue
+        icon = "🟢" if prob >= 0.7 else "🟡" if prob >= 0.3 else "🔴"
+        st.markdown(
+            f"{icon} [**{name}**]({link('detail', indicator=ind_id, region=region)})：达标概率约 {prob:.0%}",
+            help=sentence,
+        )
+
+# ---------------------------------------------------------------- what moved most
+st.subheader("变化最大（同比）")
 top = views.movers(cat, rows, scope)
 if top.height:
     st.dataframe(

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 APP = str(REPO_ROOT / "app.py")  # AppTest resolves relative paths against the calling file, not the cwd
 SAMPLE_CONFIG = REPO_ROOT / "indicators.yaml"
-STATUS_COUNTERS = {"红灯指标", "黄灯指标", "绿灯指标"}
+STATUS_COUNTERS = {"红灯指标", "黄灯指标", "绿灯指标", "预警中"}  # counters, not indicator cards
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
