@@ -244,3 +244,21 @@ def act(
         return _item(cat, inst)
     finally:
         con.close()
+
+
+def bulletin_items(cat: Catalogue, state_path: Path, scope: Scope = OPEN) -> list[Any]:
+    """The ``level: bulletin`` alerts firing now, as :class:`alerts.bulletin.BulletinAlert` items."""
+    from metrics import periods
+    from metrics.format import fmt_value
+
+    from .bulletin import BulletinAlert
+
+    out = []
+    for i in items(cat, state_path, scope, states=("firing",), level="bulletin"):
+        if i.period is None:
+            continue
+        when = periods.label(i.period, cumulative=cat.indicators[i.indicator].accumulate != "none")
+        rule = i.detail.get("when", "")
+        text = f"{i.region_name}{i.indicator_name}{when}为 {fmt_value(i.value, i.unit)}（{rule}）"
+        out.append(BulletinAlert(i.indicator, i.region or "", i.period, text))
+    return out

@@ -102,8 +102,18 @@ def run(
             con.execute("BEGIN IMMEDIATE")
             try:
                 _advance(cat, con, rules, observations, rows, now, report)
+                if not dry_run:
+                    con.execute("COMMIT")
+                built = _build_bulletins(cat, con, path, now, report)
+                if not dry_run:
+                    con.execute("BEGIN IMMEDIATE")
+                for key, channels, message in built:
+                    if state.add_notice(con, key, "bulletin", None, now, message, None, channels):
+                        report.events.append(("bulletin_push", key, message["title"]))
+                    state.set_meta(con, _checked_key(key), state.iso(now))
             except BaseException:
-                con.execute("ROLLBACK")
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
                 raise
             if dry_run:
                 for notice, ch, _ in state.open_deliveries(con):
@@ -259,6 +269,85 @@ def _chart(ind: spec.Indicator, inst: state.Instance, rows: pl.DataFrame, report
     except Exception as e:  # a chart is a nicety: the push goes without it
         report.warnings.append(f"alert chart for {ind.id}: {type(e).__name__}: {e}")
         return None
+
+
+# ----------------------------------------------------------------- 2b. bulletins on their rhythm
+
+BULLETIN_RECHECK = dt.timedelta(hours=1)  # a declared bulletin is rebuilt at most this often
+
+
+def _checked_key(notice_key: str) -> str:
+    """``bulletin:<id>:<period>[@user]`` → the meta key of that bulletin's last build."""
+    rest = notice_key.partition(":")[2]
+    bid, _, tail = rest.partition(":")
+    return f"bulletin_checked:{bid}@{tail.partition('@')[2]}"
+
+
+def _build_bulletins(
+    cat: Catalogue, con: sqlite3.Connection, path: Path, now: dt.datetime, report: RunReport
+) -> list[tuple[str, list[str], dict[str, Any]]]:
+    """The declared bulletins due: (notice key, channels, message) for each period not pushed yet.
+
+    A bulletin goes out once per period of its rhythm, as soon as that period
+    has data (``alerts.bulletin``'s default period). Channels bound to a user
+    get the bulletin as that user may see it (contract section 9), under
+    their own key. Building takes seconds, so each bulletin is rebuilt at most
+    once per :data:`BULLETIN_RECHECK`.
+    """
+    from .bulletin import BulletinError, build_bulletin
+    from .inbox import bulletin_items
+
+    out: list[tuple[str, list[str], dict[str, Any]]] = []
+    for b in cat.config.bulletins:
+        groups: dict[str | None, list[str]] = {}
+        for name in b.notify:
+            ch = cat.config.channels.get(name)
+            if ch is not None:
+                groups.setdefault(ch.user, []).append(name)
+        for user, channels in groups.items():
+            last = state.get_meta(con, f"bulletin_checked:{b.id}@{user or ''}")
+            if last and now - dt.datetime.fromisoformat(last) < BULLETIN_RECHECK:
+                continue
+            scope = scope_for(cat, user)
+            try:
+                doc = build_bulletin(
+                    cat, bulletin_id=b.id, scope=scope, alerts=bulletin_items(cat, path, scope), now=now
+                )
+            except BulletinError as e:
+                report.errors.append(f"ERROR: bulletin '{b.id}': {e}")
+                continue
+            report.errors += [e for e in doc.errors if e not in report.errors]
+            if doc.period is None:
+                continue
+            key = f"bulletin:{b.id}:{doc.period}" + (f"@{user}" if user else "")
+            if state.has_notice(con, key):
+                state.set_meta(con, _checked_key(key), state.iso(now))
+                continue
+            out.append((key, channels, bulletin_message(cat, doc)))
+    return out
+
+
+def bulletin_message(cat: Catalogue, doc: Any, flags: int = 10) -> dict[str, Any]:
+    """A bulletin's push: its summary, the first red and yellow lights, and the link to all of it."""
+    from urllib.parse import urlencode
+
+    from metrics.format import fmt_value
+
+    base = cat.config.site.base_url.rstrip("/")
+    q = {"bulletin": doc.id, "period": doc.period, "region": doc.region}
+    link = f"{base}/bulletins?{urlencode({k: v for k, v in q.items() if v})}"
+    title = f"【数据通报】{doc.title}（{doc.period_label}）"
+    lines = [f"### {title}", "", doc.summary]
+    if doc.flags:
+        shown = min(flags, len(doc.flags))
+        lines += ["", f"**红黄灯**（共 {len(doc.flags)} 项，列前 {shown} 项）：", ""]
+        for f in doc.flags[:flags]:
+            dot = "🔴" if f.status == "red" else "🟡"
+            lines.append(f"- {dot} {f.subject_name} {f.name} {fmt_value(f.value, f.unit)}")
+    if doc.alerts:
+        lines += ["", f"**需关注的预警事项**：{len(doc.alerts)} 项"]
+    lines += ["", f"[查看完整通报]({link})"]
+    return {"title": title, "markdown": "\n".join(lines), "link": link, "level": "bulletin"}
 
 
 # ----------------------------------------------------------------- 3. deliver

@@ -339,7 +339,13 @@ def bulletin(
     period = _check_period(period)
     scope = _scope(cat, as_user)
     try:
-        doc = build_bulletin(cat, bulletin_id=bulletin_id, period=period, region=region, scope=scope)
+        from alerts.inbox import bulletin_items
+        from alerts.run import default_state_path
+
+        items = bulletin_items(cat, default_state_path(cat), scope)
+        doc = build_bulletin(
+            cat, bulletin_id=bulletin_id, period=period, region=region, scope=scope, alerts=items
+        )
     except BulletinError as e:
         raise Abort(EXIT_INVALID, [f"ERROR: {e}"]) from None
     for w in doc.warnings:

@@ -102,9 +102,9 @@ def write_config(
                 target: 90
                 thresholds: {thresholds}
                 alerts: {rules}
-            {extra}
             """
-        ),
+        )
+        + extra,
         encoding="utf-8",
     )
     return cfg
@@ -486,3 +486,32 @@ def test_two_runs_at_once_push_once(tmp_path, servers) -> None:
         t.join(120)
     assert [p.returncode for p in results] == [0, 0], [p.stderr for p in results]
     assert len(http.requests_to("/ding")) == 1 and len(smtp.messages) == 1
+
+
+BULLETINS = """\
+bulletins:
+  - {id: city_monthly, name: 测试市数字政府运行月报, rhythm: monthly, notify: [mail, zhang_robot]}
+"""
+
+
+def test_bulletins_go_out_once_per_period_scoped_per_user(tmp_path, env, servers) -> None:
+    smtp, http = servers
+    rules = "[{when: \"status = 'red'\", level: bulletin}]"
+    write_data(tmp_path, {"101": [95, 96, 95], "102": [92, 91, 80]})
+    cat = load(write_config(tmp_path, smtp, http, rules=rules, extra=BULLETINS))
+    first = run(cat, now=NOW, sleep=no_sleep)
+    assert first.exit_code == 0, (first.errors, first.deliveries)
+    assert sorted(d.channel for d in first.deliveries) == ["mail", "zhang_robot"]
+    mail = smtp.wait_for_messages(1)[0]
+    assert "【数据通报】" in mail.subject and "2026年10月" in mail.subject
+    assert "http://cockpit.test/bulletins?bulletin=city_monthly&period=2026-10" in mail.text()
+    assert "需关注的预警事项：1 项" in mail.text()  # the bulletin-level alert of this very run
+    zhang = http.requests_to("/zhang")[0].json()
+    assert "西区" not in json.dumps(zhang, ensure_ascii=False)  # 张区长 sees 东区 only
+    # the same period again, an hour and more later: nothing new
+    assert run(cat, now=NOW + dt.timedelta(hours=2), sleep=no_sleep).deliveries == []
+    # a new month with data: the next bulletin
+    write_data(tmp_path, {"101": [96, 95, 96], "102": [91, 80, 93]}, last="2026-11")
+    later = run(cat, now=NOW + dt.timedelta(days=30), sleep=no_sleep)
+    assert sorted(d.channel for d in later.deliveries) == ["mail", "zhang_robot"]
+    assert "2026年11月" in smtp.messages[-1].subject
