@@ -16,7 +16,8 @@ fields:
     stale by its ``expected_lag``, or failed in this run.
 
 A rule applies to region nodes (department rows are left to bulletins and
-the pages). ``scope`` limits it to the listed nodes and their subtrees.
+the pages). ``scope`` limits it to the listed nodes (not their subtrees: a rule
+for the city and its counties need not fire for every town).
 """
 
 from __future__ import annotations
@@ -121,7 +122,6 @@ def evaluate(
     """
     stale_sources = set(stale_sources)
     failed = set(failed)
-    tree = cat.tree
     by_point: dict[tuple[str, str | None, str], dict[str, Any]] = {}
     for f in findings:
         if f.get("department") is None:
@@ -180,9 +180,7 @@ def evaluate(
                 }
                 values = {(r["region"], r["period"]): r for r in recs}
                 for reg in regions:
-                    if rule.spec.scope and not (
-                        tree is not None and reg is not None and tree.in_any_subtree(reg, rule.spec.scope)
-                    ):
+                    if rule.spec.scope and reg not in rule.spec.scope:
                         continue
                     row = values.get((reg, latest))
                     if row is None:

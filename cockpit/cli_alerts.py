@@ -56,7 +56,13 @@ def run_cmd(config: str, now_text: str | None, dry_run: bool, state: str | None)
         _err(f"WARNING: {w}")
     for e in report.errors:
         _err(e)
-    words = {"fire": "预警", "resolve": "恢复", "remind": "提醒", "bulletin": "列入通报"}
+    words = {
+        "fire": "预警",
+        "resolve": "恢复",
+        "remind": "提醒",
+        "bulletin": "列入通报",
+        "bulletin_push": "通报",
+    }
     for ev, iid, title in report.events:
         click.echo(f"{words.get(ev, ev)}\t{iid}\t{title}")
     for d in report.deliveries:
