@@ -114,3 +114,43 @@ def delivery_action(delivery: dict[str, Any] | None, now: dt.datetime) -> str:
 def backoff(attempt: int, base: float = 1.0, cap: float = 8.0) -> float:
     """Seconds to wait before retry ``attempt`` (1, 2, …) inside one run: 1, 2, 4, 8, 8 …"""
     return min(cap, base * 2 ** (attempt - 1))
+
+
+# ----------------------------------------------------------------- when: bulletins and quiet hours
+
+
+def _hm(text: str) -> dt.time:
+    h, m = text.split(":")
+    return dt.time(int(h), int(m))
+
+
+def in_quiet_hours(now: dt.datetime, start: str | None, end: str | None) -> bool:
+    """True inside ``start``–``end`` (local times; a span over midnight such as 22:00–07:00 works)."""
+    if not start or not end:
+        return False
+    a, b, t = _hm(start), _hm(end), now.time()
+    return a <= t < b if a <= b else (t >= a or t < b)
+
+
+HELD_IN_QUIET_HOURS = ("resolve", "remind", "bulletin")  # a 特别呈报 (fire) always goes at once
+
+
+def bulletin_due(now: dt.datetime, rhythm: str, at: str | None, day: int | None = None) -> bool:
+    """May a bulletin of this rhythm go out now? Only from its slot of the current cycle on.
+
+    Without ``at``: always (it goes as soon as its period has data). Daily:
+    from ``at`` each day. Weekly: from ``day`` (1 = Monday, default 1) at
+    ``at``. Monthly and longer: from the month's ``day`` (default 1) at
+    ``at``. The period pushed is still the latest with data, once.
+    """
+    if at is None:
+        return True
+    t = _hm(at)
+    if rhythm == "daily":
+        slot = dt.datetime.combine(now.date(), t)
+    elif rhythm == "weekly":
+        monday = now.date() - dt.timedelta(days=now.isoweekday() - 1)
+        slot = dt.datetime.combine(monday + dt.timedelta(days=min(max(day or 1, 1), 7) - 1), t)
+    else:
+        slot = dt.datetime.combine(now.date().replace(day=min(max(day or 1, 1), 28)), t)
+    return now >= slot

@@ -64,6 +64,7 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
     firing: int = 0
     pending: int = 0
+    held: int = 0  # deliveries waiting for the end of the quiet hours
 
     @property
     def failed(self) -> list[Delivery]:
@@ -304,6 +305,8 @@ def _build_bulletins(
             ch = cat.config.channels.get(name)
             if ch is not None:
                 groups.setdefault(ch.user, []).append(name)
+        if not policy.bulletin_due(now, b.rhythm, b.at, b.day):
+            continue
         for user, channels in groups.items():
             last = state.get_meta(con, f"bulletin_checked:{b.id}@{user or ''}")
             if last and now - dt.datetime.fromisoformat(last) < BULLETIN_RECHECK:
@@ -368,8 +371,13 @@ def _deliver(
         send = send_default
     from .channels import DeliveryError
 
+    quiet = cat.config.schedule.quiet_hours if cat.config.schedule else None
+    hold = quiet is not None and policy.in_quiet_hours(now, quiet.start, quiet.end)
     for notice, name, delivery in state.open_deliveries(con):
         title = notice.message.get("title", "")
+        if hold and notice.kind in policy.HELD_IN_QUIET_HOURS:
+            report.held += 1
+            continue  # after the quiet hours, the next run sends it
         action = policy.delivery_action(delivery, now)
         channel = cat.config.channels.get(name)
         if action == "drop" or channel is None:

@@ -448,5 +448,7 @@ if __name__ == "__main__":  # pragma: no cover - python -m cockpit.cli: run the 
     cockpit.cli.main()
 else:
     from .cli_alerts import alerts as _alerts  # they use the helpers above
+    from .cli_alerts import schedule as _schedule
 
     main.add_command(_alerts)
+    main.add_command(_schedule)

@@ -73,7 +73,9 @@ def run_cmd(config: str, now_text: str | None, dry_run: bool, state: str | None)
     sent = sum(d.outcome == "sent" for d in report.deliveries)
     click.echo(
         f"{'dry run: ' if dry_run else ''}{len(report.events)} events, {sent} pushed, "
-        f"{len(report.failed)} failed; {report.firing} firing, {report.pending} pending"
+        f"{len(report.failed)} failed"
+        + (f", {report.held} held for the quiet hours" if report.held else "")
+        + f"; {report.firing} firing, {report.pending} pending"
     )
     return report.exit_code
 
@@ -164,3 +166,45 @@ def _register() -> None:
 
 
 _register()
+
+
+@click.command("schedule")
+@_config_option
+@click.option("--state", type=click.Path(dir_okay=False), help="State file (default .cockpit/state.db).")
+@click.option(
+    "--for", "for_seconds", type=click.FloatRange(min=0), metavar="SECONDS", help="Stop after this long."
+)
+@_guard
+def schedule(config: str, state: str | None, for_seconds: float | None) -> int:
+    """Run alert rules and bulletins on the config's schedule until stopped (Ctrl-C, SIGTERM)."""
+    import signal
+    import threading
+    import zoneinfo
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from alerts.schedule import Runner, build, describe, pid_note
+    from metrics.catalogue import spec
+
+    cat = _load(config)
+    zone = zoneinfo.ZoneInfo((cat.config.schedule or spec.Schedule()).timezone)
+    runner = Runner(Path(config), _state_path(cat, state), lambda line: click.echo(line, err=True), zone)
+    sched = build(cat, runner, scheduler_cls=BackgroundScheduler)
+    done = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        click.echo(f"stopping on signal {signum}", err=True)
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"cockpit schedule ({pid_note()}), time zone {zone.key}; jobs:", err=True)
+    for line in describe(sched):
+        click.echo(line, err=True)
+    sched.start()
+    try:
+        done.wait(for_seconds)
+    except KeyboardInterrupt:
+        click.echo("stopping", err=True)
+    finally:
+        sched.shutdown(wait=True)  # a run in progress finishes: never half a push
+    return EXIT_OK

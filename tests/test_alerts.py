@@ -515,3 +515,103 @@ def test_bulletins_go_out_once_per_period_scoped_per_user(tmp_path, env, servers
     later = run(cat, now=NOW + dt.timedelta(days=30), sleep=no_sleep)
     assert sorted(d.channel for d in later.deliveries) == ["mail", "zhang_robot"]
     assert "2026年11月" in smtp.messages[-1].subject
+
+
+# ----------------------------------------------------------------- schedules and quiet hours
+
+
+def test_quiet_hours_and_bulletin_slots_are_pure_functions_of_the_time() -> None:
+    t = dt.datetime
+    assert policy.in_quiet_hours(t(2026, 11, 5, 23, 0), "22:00", "07:30")
+    assert policy.in_quiet_hours(t(2026, 11, 5, 7, 29), "22:00", "07:30")
+    assert not policy.in_quiet_hours(t(2026, 11, 5, 7, 30), "22:00", "07:30")
+    assert policy.in_quiet_hours(t(2026, 11, 5, 13, 0), "12:00", "14:00")
+    assert not policy.in_quiet_hours(t(2026, 11, 5, 13, 0), None, None)
+    # 2026-11-05 is a Thursday
+    assert not policy.bulletin_due(t(2026, 11, 5, 7, 59), "daily", "08:00")
+    assert policy.bulletin_due(t(2026, 11, 5, 8, 0), "daily", "08:00")
+    assert policy.bulletin_due(t(2026, 11, 5, 8, 0), "weekly", "09:00", 1)  # Monday's slot has passed
+    assert not policy.bulletin_due(t(2026, 11, 5, 8, 0), "weekly", "09:00", 5)  # Friday's has not
+    assert not policy.bulletin_due(t(2026, 11, 5, 8, 0), "monthly", "09:00", 10)
+    assert policy.bulletin_due(t(2026, 11, 10, 9, 0), "monthly", "09:00", 10)
+    assert policy.bulletin_due(t(2026, 11, 5, 3, 0), "monthly", None)
+
+
+def test_quiet_hours_hold_resolved_notices_but_never_a_special_alert(tmp_path, env, servers) -> None:
+    smtp, http = servers
+    quiet = 'schedule: {quiet_hours: {start: "22:00", end: "07:30"}}\n'
+    write_data(tmp_path, {"101": [95, 96, 95], "102": [92, 91, 80]})
+    cat = load(write_config(tmp_path, smtp, http, extra=quiet))
+    night = dt.datetime(2026, 11, 5, 23, 30)
+    fired = run(cat, now=night, sleep=no_sleep)
+    assert [d.outcome for d in fired.deliveries] == ["sent", "sent"]  # a 特别呈报 goes at once
+    write_data(tmp_path, {"101": [96, 95, 96], "102": [91, 80, 93]}, last="2026-11")
+    m = smtp.mark()
+    cleared = run(cat, now=night + dt.timedelta(hours=1), sleep=no_sleep)
+    assert [e for e, _, _ in cleared.events] == ["resolve"] and cleared.deliveries == [] and cleared.held == 2
+    morning = run(cat, now=dt.datetime(2026, 11, 6, 7, 45), sleep=no_sleep)
+    assert sorted(d.channel for d in morning.deliveries) == ["mail", "robot"]
+    assert "恢复" in smtp.messages_since(m)[0].subject
+
+
+def test_a_bulletin_with_a_time_waits_for_it(tmp_path, env, servers) -> None:
+    smtp, http = servers
+    extra = (
+        'bulletins:\n  - {id: m, name: 测试市月报, rhythm: monthly, at: "09:00", day: 6, notify: [mail]}\n'
+    )
+    write_data(tmp_path, {"101": [95, 96, 95], "102": [92, 93, 94]})
+    cat = load(write_config(tmp_path, smtp, http, extra=extra))
+    assert run(cat, now=dt.datetime(2026, 11, 6, 8, 59), sleep=no_sleep).deliveries == []
+    at_nine = run(cat, now=dt.datetime(2026, 11, 6, 9, 0), sleep=no_sleep)
+    assert [d.key for d in at_nine.deliveries] == ["bulletin:m:2026-10"]
+
+
+def test_schedule_runs_again_and_again_and_pushes_once(tmp_path, servers) -> None:
+    smtp, http = servers
+    write_data(tmp_path, {"101": [95, 96, 95], "102": [92, 91, 80]})
+    cfg = write_config(tmp_path, smtp, http, extra="schedule: {alerts: {every: 1s}}\n")
+    env = {"DING_SECRET": SECRET, "DING_TOKEN": "tok123", "COCKPIT_NO_CACHE": "1"}
+    p = run_cli(
+        "schedule", "--config", cfg, "--state", tmp_path / "st.db", "--for", "6", env=env, timeout=120
+    )
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    assert p.stderr.count("alert run (schedule)") >= 2, p.stderr
+    assert len(smtp.messages) == 1 and len(http.requests_to("/ding")) == 1
+
+
+def test_schedule_runs_when_a_file_source_changes(tmp_path, env, servers) -> None:
+    import zoneinfo
+
+    from alerts.schedule import Runner
+
+    smtp, http = servers
+    write_data(tmp_path, {"101": [95, 96, 95], "102": [92, 91, 80]})
+    cfg = write_config(tmp_path, smtp, http)
+    calls: list[str] = []
+
+    class Report:
+        warnings: list = []
+        errors: list = []
+        deliveries: list = []
+        events: list = []
+        failed: list = []
+        held = firing = 0
+
+    def fake_run(cat, **kw):
+        calls.append(kw["now"].isoformat())
+        return Report()
+
+    runner = Runner(
+        cfg, tmp_path / "st.db", lambda line: None, zoneinfo.ZoneInfo("Asia/Shanghai"), run=fake_run
+    )
+    runner.alerts()
+    runner.refresh()
+    assert len(calls) == 1  # nothing changed
+    time.sleep(0.01)
+    write_data(tmp_path, {"101": [95, 96, 95, 90], "102": [92, 91, 80, 85]}, last="2026-11")
+    runner.refresh()
+    assert len(calls) == 2  # the file changed: a run
+    (tmp_path / "indicators.yaml").write_text("version: 2\n", encoding="utf-8")
+    runner.alerts()  # a broken config skips the run and keeps the scheduler alive
+    assert len(calls) == 2

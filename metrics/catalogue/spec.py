@@ -26,7 +26,7 @@ def _text_id(v: Any) -> Any:
 RegionId = Annotated[str, BeforeValidator(_text_id), Field(strict=True, min_length=1)]
 Number = Annotated[float, Field(strict=True)]
 Grain = Literal["day", "week", "month", "quarter", "year"]
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$")
 
 
 def parse_duration(v: str | int) -> dt.timedelta:
@@ -38,6 +38,7 @@ def parse_duration(v: str | int) -> dt.timedelta:
         raise ValueError(f"'{v}' is not a duration (write e.g. 45d, 12h, 30m or 2w)")
     n, unit = int(m[1]), m[2]
     return {
+        "s": dt.timedelta(seconds=n),
         "m": dt.timedelta(minutes=n),
         "min": dt.timedelta(minutes=n),
         "h": dt.timedelta(hours=n),
@@ -329,6 +330,15 @@ class Indicator(Model):
 # ----------------------------------------------------------------- the rest
 
 
+def _check_time_of_day(v: Any) -> Any:
+    if not isinstance(v, str) or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", v.strip()):
+        raise ValueError("must be a time of day such as 08:30")
+    return v.strip()
+
+
+TimeOfDay = Annotated[str, BeforeValidator(_check_time_of_day)]
+
+
 class Bulletin(Model):
     id: Id
     name: str
@@ -336,6 +346,47 @@ class Bulletin(Model):
     region: RegionId | None = None
     domains: list[str] | None = None
     notify: list[str] = []
+    at: TimeOfDay | None = Field(
+        None,
+        description="Push no earlier than this time of day (daily), of the week's `day` (weekly, 1 = Monday) "
+        "or of the month's `day` (monthly and longer); without it, as soon as the period has data",
+    )
+    day: int | None = Field(None, ge=1, le=28, description="Weekly: 1-7 (Monday = 1); monthly: day of the month")
+
+
+class QuietHours(Model):
+    start: TimeOfDay
+    end: TimeOfDay
+
+
+class AlertSchedule(Model):
+    every: Duration = Field("5m", description="How often `cockpit schedule` evaluates the alert rules")
+    on_refresh: StrictBool = Field(
+        False, description="Also evaluate as soon as a file source changes (checked every 30 s)"
+    )
+
+
+class Schedule(Model):
+    """What `cockpit schedule` runs, and when non-critical pushes wait."""
+
+    timezone: str = "Asia/Shanghai"
+    alerts: AlertSchedule = AlertSchedule()
+    quiet_hours: QuietHours | None = Field(
+        None,
+        description="Reminders, resolved notices and bulletins wait until the end of these hours; "
+        "a 特别呈报 still goes at once",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{v}' (write e.g. Asia/Shanghai)") from None
+        return v
 
 
 class AssessmentItem(Model):
@@ -373,6 +424,7 @@ class Config(Model):
     channels: dict[str, Channel] = {}
     indicators: list[Indicator] = []
     bulletins: list[Bulletin] = []
+    schedule: Schedule | None = None
     assessments: list[Assessment] = []
     access: Access | None = None
 
