@@ -24,7 +24,7 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
 .DEFAULT_GOAL := venv
-.PHONY: help venv system sample run test lint format bench eval lock clean clean-data distclean
+.PHONY: help venv system sample run test lint format bench bench-pages eval lock clean clean-data distclean
 
 help:
 	@echo "make venv | system | sample | run [PORT=8501] | test [PYTEST_ARGS=...] | lint | format | bench | eval | lock | clean | clean-data | distclean"
@@ -96,8 +96,12 @@ format: $(VENV_STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(VENV_STAMP)
+bench: $(VENV_STAMP) bench-pages
 	$(PY) -m bench.run --write-doc $(BENCH_ARGS)
+
+# Server time of every page on the sample city (AppTest); writes its section of docs/benchmarks.md.
+bench-pages: $(VENV_STAMP) $(SAMPLE_STAMP)
+	$(PY) -m bench.pages --write-doc
 
 # The anomaly detectors on a labelled benchmark and on statsmodels' real data sets; writes docs/models.md.
 # PyOD is optional (an `eval` extra): without it, its row is skipped.

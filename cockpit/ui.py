@@ -74,14 +74,20 @@ def rows_and_notes() -> tuple[object, list[str], list[str], dict[str, str]]:
 
 
 @st.cache_data(ttl=600, show_spinner="正在识别异常…")
-def findings() -> list[dict[str, Any]]:
-    """Every anomaly finding over the cached rows (contract section 6), for markers and lists."""
+def findings(indicator: str | None = None) -> list[dict[str, Any]]:
+    """Anomaly findings over the cached rows (contract section 6), for markers and lists.
+
+    With ``indicator``, that indicator's only (a fraction of a second, cached
+    per indicator); without, every indicator's (seconds on the sample city).
+    """
     from metrics.catalogue.rules import grain_of
     from metrics.models.runner import findings as detect_all
 
     cat = _catalogue()
     rows = data().rows
-    inds = list(cat.config.indicators)
+    inds = [cat.indicators[indicator]] if indicator in cat.indicators else list(cat.config.indicators)
+    if indicator is not None:
+        rows = rows.filter(pl.col("indicator") == indicator)
     grains = {i.id: grain_of(cat.indicators, i.id) or "month" for i in inds}
     return detect_all(inds, rows, grains)
 
