@@ -449,6 +449,8 @@ if __name__ == "__main__":  # pragma: no cover - python -m cockpit.cli: run the 
 else:
     from .cli_alerts import alerts as _alerts  # they use the helpers above
     from .cli_alerts import schedule as _schedule
+    from .cli_assess import assess as _assess
+    from .cli_forms import forms as _forms
 
-    main.add_command(_alerts)
-    main.add_command(_schedule)
+    for _command in (_alerts, _schedule, _assess, _forms):
+        main.add_command(_command)

@@ -143,8 +143,56 @@ class HttpJsonSource(_Source):
     timeout: Number = 30.0
 
 
+class SparkSource(_Source):
+    """Contract section 12: the aggregate runs in Spark (local or Spark Connect)."""
+
+    type: Literal["spark"]
+    master: str | None = Field(None, description='A local master such as "local[2]" (tests, one server)')
+    remote: str | None = Field(None, description='A Spark Connect URL, "sc://host:15002" (a cluster)')
+    table: str | None = Field(None, description="A Hive/Spark catalogue table")
+    path: str | None = Field(None, description="Files (a file, a folder or a glob) with `format`")
+    format: Literal["parquet", "orc", "csv", "json"] | None = None
+    options: dict[str, str] = Field({}, description="Reader options (csv: header, delimiter, …)")
+    conf: dict[str, str] = Field({}, description="Spark configuration for the session")
+
+
+class FormField(Model):
+    id: Id
+    name: str
+    type: Literal["integer", "number", "text", "choice", "date"] = "number"
+    required: StrictBool = False
+    min: Number | None = None
+    max: Number | None = None
+    choices: list[str] | None = Field(None, description="For `choice`: the allowed values")
+    unit: str | None = None
+    help: str | None = None
+
+
+class FormCheck(Model):
+    rule: str = Field(description="A condition over the form's fields, e.g. solved <= visits")
+    message: str
+
+
+class FormSource(_Source):
+    """Contract section 14: figures that live in no system, reported once on a form."""
+
+    type: Literal["form"]
+    grain: Literal["day", "week", "month", "quarter", "year"] = "month"
+    reporters: Literal["regions", "departments"] | list[str] = "regions"
+    due_day: int = Field(5, ge=1, le=28, description="Period P is due on this day of the period after P")
+    fields: list[FormField]
+    checks: list[FormCheck] = []
+
+
 Source = Annotated[
-    CsvSource | ParquetSource | ExcelSource | DuckDBSource | SqlSource | HttpJsonSource,
+    CsvSource
+    | ParquetSource
+    | ExcelSource
+    | DuckDBSource
+    | SqlSource
+    | HttpJsonSource
+    | SparkSource
+    | FormSource,
     Field(discriminator="type"),
 ]
 
@@ -351,7 +399,9 @@ class Bulletin(Model):
         description="Push no earlier than this time of day (daily), of the week's `day` (weekly, 1 = Monday) "
         "or of the month's `day` (monthly and longer); without it, as soon as the period has data",
     )
-    day: int | None = Field(None, ge=1, le=28, description="Weekly: 1-7 (Monday = 1); monthly: day of the month")
+    day: int | None = Field(
+        None, ge=1, le=28, description="Weekly: 1-7 (Monday = 1); monthly: day of the month"
+    )
 
 
 class QuietHours(Model):
