@@ -68,4 +68,12 @@ def open_source(
         return sql.SqlConnector(
             source_id, url, settings.table, settings.query, settings.updated_column
         ).open()
+    if kind == "spark":
+        from . import spark
+
+        return spark.open_spark(source_id, settings, resolve, label_of, numeric)
+    if kind == "form":
+        from . import form
+
+        return form.open_form(source_id, settings, resolve, label_of, numeric)
     raise SourceError(f"unknown source type '{kind}'", "type")
