@@ -7,14 +7,13 @@ default import mode because it has no ``__init__.py``.
 - ``PostgresServer``   a throwaway PostgreSQL cluster (initdb + pg_ctl), statement log readable
 - ``JsonHTTPServer``   threaded HTTP server serving registered JSON documents, recording requests
                        (also the webhook receiver: POST bodies are recorded)
-- ``SMTPSink``         minimal SMTP server that keeps every message it receives
+- ``SMTPSink``         SMTP server (aiosmtpd) that keeps every message it receives
 - ``StreamlitServer``  ``streamlit run APP`` on a free port, waits until it is healthy
 - ``run_cli``          runs ``.venv/bin/cockpit`` with a timeout, capturing text output
 """
 
 from __future__ import annotations
 
-import base64
 import email
 import email.policy
 import glob
@@ -26,7 +25,6 @@ import re
 import shlex
 import shutil
 import socket
-import socketserver
 import subprocess
 import sys
 import tempfile
@@ -38,6 +36,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -727,14 +728,88 @@ class ReceivedMail:
         return part.get_content() if part is not None else None
 
 
+class LoopbackController(Controller):
+    """aiosmtpd's threaded ``Controller`` on 127.0.0.1 and a port the OS picks (``.port`` once started).
+
+    aiosmtpd 1.4 binds ``port=0`` fine but then connects to port 0 to wake the server up
+    (aio-libs/aiosmtpd#388): read the bound port first. Other keyword arguments go to
+    ``Controller`` and on to ``aiosmtpd.smtp.SMTP`` (``tls_context``, ``ssl_context``, ``authenticator``…).
+    """
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("server_hostname", "cockpit-test-smtp")  # else socket.getfqdn(): DNS, slow
+        super().__init__(handler, hostname=LOOPBACK, port=0, **kwargs)
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class _SinkHandler:
+    """The aiosmtpd handler hooks and authenticator of an ``SMTPSink`` (run in the controller's
+    thread). Not the sink itself: aiosmtpd looks at every attribute of its handler, properties too.
+    """
+
+    def __init__(self, sink: SMTPSink) -> None:
+        self.sink = sink
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = auth_data.login.decode("utf-8", "replace")
+        pw = auth_data.password.decode("utf-8", "replace")
+        if self.sink.credentials is not None and (user, pw) != tuple(self.sink.credentials):
+            return AuthResult(success=False, handled=False)  # 535 5.7.8
+        return AuthResult(success=True, auth_data=(user, pw))
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if self.sink.require_auth and not session.authenticated:
+            return "530 5.7.0 authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 ok"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.sink.reject_all or address in self.sink.reject_rcpt:
+            return f"550 5.1.1 <{address}>: recipient rejected"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        mail = ReceivedMail(
+            mail_from="" if envelope.mail_from == "<>" else envelope.mail_from or "",  # null sender
+            rcpt_tos=list(envelope.rcpt_tos),
+            # the bytes as received, dot-unstuffed, CRLF kept (``content`` is the same object
+            # unless decode_data=True, which would make it str)
+            data=envelope.original_content or b"",
+            auth=session.auth_data if session.authenticated else None,
+            helo=session.host_name or "",
+        )
+        with self.sink._lock:
+            self.sink.messages.append(mail)
+        return "250 2.0.0 ok: queued"
+
+
 class SMTPSink:
-    """A plain SMTP server on 127.0.0.1 that accepts and keeps every message (no TLS).
+    """An SMTP server on 127.0.0.1 (aiosmtpd, no TLS) that accepts and keeps every message.
 
     ``host``/``port``; ``messages`` (list of ``ReceivedMail``); ``mark()``/``messages_since(mark)``;
-    ``reset()``. AUTH PLAIN and LOGIN are accepted with any credentials and recorded; set
-    ``require_auth = True`` to refuse MAIL before AUTH, ``credentials = (user, pw)`` to accept only
-    those, and ``reject_rcpt = {"addr", …}`` / ``reject_all = True`` to make deliveries fail (550).
+    ``wait_for_messages(count, mark)``; ``reset()``. AUTH PLAIN and LOGIN are offered over plain TCP
+    and accepted with any credentials, which are recorded; set ``require_auth = True`` to refuse
+    MAIL before AUTH (530), ``credentials = (user, pw)`` to accept only those (else 535), and
+    ``reject_rcpt = {"addr", …}`` / ``reject_all = True`` to make deliveries fail (550). The
+    switches are read on every command, so they apply to the next connection and the current one.
     """
+
+    host = LOOPBACK
 
     def __init__(self) -> None:
         self.messages: list[ReceivedMail] = []
@@ -743,15 +818,12 @@ class SMTPSink:
         self.reject_rcpt: set[str] = set()
         self.reject_all = False
         self._lock = threading.Lock()
-        self._server: socketserver.ThreadingTCPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    host = LOOPBACK
+        self._controller: LoopbackController | None = None
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "server not started"
-        return self._server.server_address[1]
+        assert self._controller is not None, "server not started"
+        return self._controller.port
 
     def mark(self) -> int:
         with self._lock:
@@ -777,147 +849,25 @@ class SMTPSink:
                 return got
             time.sleep(0.05)
 
+    # -- lifecycle
+
     def start(self) -> SMTPSink:
-        sink = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            timeout = 30
-
-            def reply(self, line: str) -> None:
-                self.wfile.write((line + "\r\n").encode("utf-8"))
-                self.wfile.flush()
-
-            def readline(self) -> str | None:
-                raw = self.rfile.readline(65536)
-                if not raw:
-                    return None
-                return raw.decode("utf-8", errors="replace").rstrip("\r\n")
-
-            def check_credentials(self, user: str, pw: str) -> bool:
-                return sink.credentials is None or (user, pw) == sink.credentials
-
-            def handle(self) -> None:  # noqa: C901 - a small state machine
-                self.reply("220 cockpit-test-smtp ESMTP ready")
-                helo, mail_from, rcpts, auth = "", None, [], None
-                while True:
-                    line = self.readline()
-                    if line is None:
-                        return
-                    verb, _, arg = line.partition(" ")
-                    verb = verb.upper()
-                    if verb in ("EHLO", "HELO"):
-                        helo, mail_from, rcpts = arg, None, []
-                        if verb == "HELO":
-                            self.reply("250 cockpit-test-smtp")
-                        else:
-                            self.wfile.write(
-                                b"250-cockpit-test-smtp\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
-                                b"250-SIZE 52428800\r\n250 AUTH PLAIN LOGIN\r\n"
-                            )
-                            self.wfile.flush()
-                    elif verb == "AUTH":
-                        mech, _, initial = arg.partition(" ")
-                        mech = mech.upper()
-                        try:
-                            if mech == "PLAIN":
-                                if not initial:
-                                    self.reply("334 ")
-                                    initial = self.readline() or ""
-                                parts = base64.b64decode(initial).decode("utf-8").split("\0")
-                                user, pw = parts[1], parts[2]
-                            elif mech == "LOGIN":
-                                if initial:
-                                    user = base64.b64decode(initial).decode("utf-8")
-                                else:
-                                    self.reply("334 VXNlcm5hbWU6")
-                                    user = base64.b64decode(self.readline() or "").decode("utf-8")
-                                self.reply("334 UGFzc3dvcmQ6")
-                                pw = base64.b64decode(self.readline() or "").decode("utf-8")
-                            else:
-                                self.reply("504 5.5.4 unrecognized authentication type")
-                                continue
-                        except (ValueError, IndexError):
-                            self.reply("501 5.5.2 cannot decode response")
-                            continue
-                        if self.check_credentials(user, pw):
-                            auth = (user, pw)
-                            self.reply("235 2.7.0 authentication successful")
-                        else:
-                            self.reply("535 5.7.8 authentication credentials invalid")
-                    elif verb == "MAIL":
-                        if sink.require_auth and auth is None:
-                            self.reply("530 5.7.0 authentication required")
-                            continue
-                        m = re.match(r"FROM:\s*<([^>]*)>", arg, re.I)
-                        mail_from, rcpts = (m.group(1) if m else arg[5:].strip()), []
-                        self.reply("250 2.1.0 ok")
-                    elif verb == "RCPT":
-                        if mail_from is None:
-                            self.reply("503 5.5.1 MAIL first")
-                            continue
-                        m = re.match(r"TO:\s*<([^>]*)>", arg, re.I)
-                        addr = m.group(1) if m else arg[3:].strip()
-                        if sink.reject_all or addr in sink.reject_rcpt:
-                            self.reply(f"550 5.1.1 <{addr}>: recipient rejected")
-                            continue
-                        rcpts.append(addr)
-                        self.reply("250 2.1.5 ok")
-                    elif verb == "DATA":
-                        if not rcpts:
-                            self.reply("503 5.5.1 RCPT first")
-                            continue
-                        self.reply("354 end data with <CR><LF>.<CR><LF>")
-                        chunks: list[bytes] = []
-                        while True:
-                            raw = self.rfile.readline(1 << 20)
-                            if not raw:
-                                return
-                            if raw in (b".\r\n", b".\n"):
-                                break
-                            if raw.startswith(b"."):
-                                raw = raw[1:]
-                            chunks.append(raw)
-                        mail = ReceivedMail(
-                            mail_from=mail_from or "",
-                            rcpt_tos=list(rcpts),
-                            data=b"".join(chunks),
-                            auth=auth,
-                            helo=helo,
-                        )
-                        with sink._lock:
-                            sink.messages.append(mail)
-                        mail_from, rcpts = None, []
-                        self.reply("250 2.0.0 ok: queued")
-                    elif verb == "RSET":
-                        mail_from, rcpts = None, []
-                        self.reply("250 2.0.0 ok")
-                    elif verb == "NOOP":
-                        self.reply("250 2.0.0 ok")
-                    elif verb == "QUIT":
-                        self.reply("221 2.0.0 bye")
-                        return
-                    elif verb == "STARTTLS":
-                        self.reply("454 4.7.0 TLS not available")
-                    else:
-                        self.reply("502 5.5.2 command not recognized")
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self._server = Server((LOOPBACK, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="smtp-sink", daemon=True)
-        self._thread.start()
+        assert self._controller is None, "already started"
+        handler = _SinkHandler(self)
+        controller = LoopbackController(
+            handler,
+            authenticator=handler.authenticate,
+            auth_require_tls=False,  # AUTH PLAIN/LOGIN over plain TCP: this is a test server
+            data_size_limit=50 * 1024 * 1024,
+        )
+        controller.start()
+        self._controller = controller
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def __enter__(self) -> SMTPSink:
         return self.start()

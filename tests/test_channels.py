@@ -5,8 +5,8 @@ Contract: section 3 (``channels:`` — email ``tls: none | starttls | ssl``, AUT
 Feishu in the body) and section 7 (one push, delivered once; a failed push is retried later, so
 every failure says whether trying again can help).
 
-No mocks of smtplib or requests: mail goes to ``SMTPSink`` or to a TLS server started here with a
-throwaway certificate; robots are ``JsonHTTPServer`` routes answering as the vendors do.
+No mocks of smtplib or requests: mail goes to ``SMTPSink`` or to a TLS server (aiosmtpd) started here
+with a throwaway certificate; robots are ``JsonHTTPServer`` routes answering as the vendors do.
 """
 
 from __future__ import annotations
@@ -16,19 +16,16 @@ import datetime as dt
 import hashlib
 import hmac
 import shutil
-import socket
-import socketserver
 import ssl
 import struct
 import subprocess
-import threading
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote_plus
 
 import pytest
-from servers import LOOPBACK, free_port
+from servers import LOOPBACK, LoopbackController, free_port
 
 from alerts.channels import DeliveryError, Message, send, webhook
 from alerts.channels import email as mail
@@ -271,76 +268,30 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 
 
 class TLSMailServer:
-    """A minimal SMTP server speaking TLS from the first byte (``ssl``) or after STARTTLS."""
+    """An aiosmtpd server speaking TLS from the first byte (``ssl``) or only after STARTTLS
+    (``starttls``: MAIL before it is refused). Keeps (from, to, data, TLS version) of each message."""
 
     def __init__(self, mode: str, cert: Path, key: Path) -> None:
-        self.mode = mode
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert, key)
-        self.messages: list[tuple[str, list[str], bytes, str]] = []  # from, to, data, TLS version
-        owner = self
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.messages: list[tuple[str, list[str], bytes, str]] = []
+        tls = (
+            {"ssl_context": context} if mode == "ssl" else {"tls_context": context, "require_starttls": True}
+        )
+        self.controller = LoopbackController(self, **tls)
+        self.controller.start()
+        self.port = self.controller.port
 
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                try:
-                    owner.converse(self.request)
-                except (OSError, ssl.SSLError):
-                    pass  # a client that refuses our certificate hangs up mid-handshake
-
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.server = Server((LOOPBACK, 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def converse(self, sock: socket.socket) -> None:
-        sock.settimeout(10)
-        if self.mode == "ssl":
-            sock = self.context.wrap_socket(sock, server_side=True)
-        rfile, wfile = sock.makefile("rb"), sock.makefile("wb")
-
-        def reply(*lines: str) -> None:
-            for i, line in enumerate(lines):
-                wfile.write(f"{line[:3]}{'-' if i < len(lines) - 1 else ' '}{line[4:]}\r\n".encode())
-            wfile.flush()
-
-        reply("220 tls-test ESMTP")
-        sender, rcpts = "", []
-        while line := rfile.readline():
-            verb, _, arg = line.decode().strip().partition(" ")
-            verb = verb.upper()
-            if verb == "EHLO":
-                plain = not isinstance(sock, ssl.SSLSocket)
-                reply("250 tls-test", *(["250 STARTTLS"] if plain else []), "250 8BITMIME")
-            elif verb == "STARTTLS":
-                reply("220 2.0.0 ready to start TLS")
-                sock = self.context.wrap_socket(sock, server_side=True)
-                rfile, wfile = sock.makefile("rb"), sock.makefile("wb")
-            elif verb == "MAIL":
-                sender = arg.partition("<")[2].partition(">")[0]
-                reply("250 2.1.0 ok")
-            elif verb == "RCPT":
-                rcpts.append(arg.partition("<")[2].partition(">")[0])
-                reply("250 2.1.5 ok")
-            elif verb == "DATA":
-                reply("354 go ahead")
-                data = b""
-                while (chunk := rfile.readline()) not in (b".\r\n", b""):
-                    data += chunk
-                version = sock.version() if isinstance(sock, ssl.SSLSocket) else "none"
-                self.messages.append((sender, rcpts, data, version or "?"))
-                reply("250 2.0.0 queued as TLS1")
-            elif verb == "QUIT":
-                reply("221 bye")
-                return
-            else:
-                reply("502 5.5.2 not here")
+    async def handle_DATA(self, server, session, envelope) -> str:
+        tls = server.transport.get_extra_info("ssl_object")
+        version = tls.version() if tls is not None else "none"
+        self.messages.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, version)
+        )
+        return "250 2.0.0 queued as TLS1"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.controller.stop()
 
 
 @pytest.mark.parametrize("mode", ["starttls", "ssl"])
