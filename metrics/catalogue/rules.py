@@ -300,6 +300,69 @@ def references(cat: Catalogue, data: Any) -> Found:
             yield ("channels", key, "user"), f"unknown user '{ch.user}'{did_you_mean(ch.user, users)}"
 
 
+def _breaks_down(
+    by_id: dict[str, spec.Indicator], ind_id: str, column: str, seen: frozenset[str] = frozenset()
+) -> bool:
+    """Whether an indicator has rows per region (``column='region'``) or per department.
+
+    A formula has them where all its inputs have them (it joins them on region and department).
+    """
+    ind = by_id.get(ind_id)
+    if ind is None or ind_id in seen:
+        return True  # reported elsewhere (unknown indicator, cycle)
+    m = ind.measure
+    if isinstance(m, spec.FormulaMeasure):
+        return all(_breaks_down(by_id, ref, column, seen | {ind_id}) for ref in m.inputs.values())
+    return getattr(ind, column) is not None
+
+
+def assessment_items(cat: Catalogue, data: Any) -> Found:
+    """Assessments whose subjects or items could only ever score 0 (contract section 11)."""
+    c = cat.config
+    by_id = {ind.id: ind for ind in c.indicators}
+    root = c.org.regions  # the catalogue's tree is built after the rules
+    children = [n.id for n in root.children] if root is not None else []
+    all_regions = _known_regions(cat)
+    for k, a in enumerate(c.assessments):
+        i = cat.item_path("assessments", k)[1]
+        if a.subjects == "regions" and not children:
+            yield (
+                ("assessments", i, "subjects"),
+                "subjects 'regions' are the children of org.regions' root, and it has none",
+            )
+        if a.subjects == "departments" and not c.org.departments:
+            yield (
+                ("assessments", i, "subjects"),
+                "subjects 'departments' are org.departments, and there are none",
+            )
+        if not a.items:
+            yield ("assessments", i, "items"), "an assessment needs at least one item"
+        column = "department" if a.subjects == "departments" else "region"
+        for j, item in enumerate(a.items):
+            base: Path = ("assessments", i, "items", j)
+            if item.weight <= 0:
+                yield (*base, "weight"), f"weight must be positive (got {item.weight:g})"
+            if item.indicator in by_id and not _breaks_down(by_id, item.indicator, column):
+                yield (
+                    (*base, "indicator"),
+                    (
+                        f"indicator '{item.indicator}' has no {column} column: it has no row per "
+                        f"{'department' if column == 'department' else 'region'}, so every subject would score 0"
+                    ),
+                )
+            for key, t in item.targets.items():
+                if t == item.floor:
+                    yield (*base, "targets", key), f"target must differ from floor ({item.floor:g})"
+                if a.subjects == "regions" and key in all_regions and key not in children:
+                    yield (
+                        (*base, "targets", key),
+                        (
+                            f"region '{key}' is not a subject: subjects 'regions' are the root's children "
+                            f"({', '.join(children)})"
+                        ),
+                    )
+
+
 RULES: list[Callable[[Catalogue, Any], Found]] = [
     unique_ids,
     named_ids,
@@ -307,6 +370,7 @@ RULES: list[Callable[[Catalogue, Any], Found]] = [
     indicator_fields,
     formulas,
     references,
+    assessment_items,
 ]
 
 
