@@ -329,10 +329,16 @@ def _needed_value(item: ItemScore, points: float) -> float:
 
 
 def _effort(item: ItemScore, points: float) -> float:
-    """How far the value must move, as a share of the floor-to-target span (no value: from the floor)."""
+    """How far the value must move, as a share of the floor-to-target span.
+
+    An item without a value (data not in yet) counts from the floor plus one whole span, so
+    that advice names items with values first.
+    """
     if item.target == item.floor:
         return 1.0
-    now = 0.0 if item.value is None else (item.value - item.floor) / (item.target - item.floor)
+    if item.value is None:
+        return 1.0 + points / item.weight
+    now = (item.value - item.floor) / (item.target - item.floor)
     return max(points / item.weight - now, 0.0)
 
 

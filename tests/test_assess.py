@@ -248,10 +248,12 @@ def test_lost_points_rank_change_and_catch_up(scored) -> None:
     assert (c.rank, c.gap) == (1, pytest.approx(10))
     assert [(m.indicator, m.needed) for m in c.moves] == [("rate", pytest.approx(82.5))]
     assert c.text == "追上第1名需再得 10.0 分，例如网办率提高到 82.5%"
-    # 103 (40) is 10 behind 101 (third); its 满意率 has no value: reported from the floor
+    # 103 (40) is 10 behind 101 (third); its 满意率 has no value, so the advice is on 办理时长
+    # (lower_better: 8 − 10/30 × 5 = 6.333…, shown rounded towards the target)
     c = s["103"].catch_up
     assert (c.rank, c.gap) == (3, pytest.approx(10))
-    assert c.text == "追上第3名需再得 10.0 分，例如满意率达到 86.67%"
+    assert [(m.indicator, m.needed) for m in c.moves] == [("days", pytest.approx(8 - 5 / 3))]
+    assert c.text == "追上第3名需再得 10.0 分，例如办理时长降低到 6.33工作日"
     # the earliest period has no previous one
     first = assess.score(cat, rows, "county", "2026-09")
     assert all(x.previous_rank is None and x.rank_change is None for x in first)
@@ -283,6 +285,11 @@ def test_department_subjects(scored) -> None:
     assert points(s["zw"]) == pytest.approx({"rate": 50, "days": 50})
     assert points(s["ga"]) == pytest.approx({"rate": 50, "days": 25})  # own target 70 reached
     assert points(s["sj"]) == {"rate": 0, "days": 0}  # no rows this month
+    # 75 behind 市公安局: no single item has that many points; values from the floor, heaviest first
+    assert (
+        s["sj"].catch_up.text
+        == "追上第2名需再得 75.0 分，单项不足以追上，例如网办率达到 90%、办理时长达到 5.5工作日"
+    )
     assert {k: v.rank for k, v in s.items()} == {"zw": 1, "ga": 2, "sj": 3}
     assert {k: v.rank_change for k, v in s.items()} == {"zw": 0, "ga": 1, "sj": -1}
 
@@ -366,6 +373,7 @@ def test_table_is_chinese_ranked_and_rounded(city: Path) -> None:
     ]
     assert body[2][3:7] == ["20.0", "15.0", "15.0", "↓2"]
     assert "追上第1名需再得 10.0 分，例如网办率提高到 82.5%" in lines[4]
+    assert "追上第3名需再得 10.0 分，例如办理时长降低到 6.33工作日" in lines[5]
     assert body[3][5] == "—" and "无数据" in p.stdout  # 南区's 满意率 has no value
 
 
