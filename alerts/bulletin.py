@@ -3,11 +3,13 @@
 Two steps, so that Markdown and HTML say the same thing:
 
 1. :func:`build_bulletin` computes the rows once and builds a :class:`Bulletin`, a tree of
-   frozen dataclasses holding the numbers (rankings, the 红黄灯 list, the largest changes,
-   anomaly findings, alert items) and the Chinese sentences written from them.
-2. :func:`render` lays that out (:func:`outline`: sections, paragraphs, tables, items, every
-   number already formatted by :mod:`metrics.format`) and writes it as GitHub-flavoured
-   Markdown or as one self-contained HTML page (inline CSS, A4 print, phone width).
+   frozen dataclasses holding the numbers (rankings, the 红黄灯 list, the year-end outlooks at
+   risk of missing their target, the largest changes, anomaly findings, alert items, the points
+   of a few trend charts) and the Chinese sentences written from them.
+2. :func:`render` lays that out (:func:`outline`: sections, paragraphs, tables, items and
+   figures, every number already formatted by :mod:`metrics.format`) and writes it as
+   GitHub-flavoured Markdown (text only) or as one self-contained HTML page (inline CSS, the
+   charts as inline SVG drawn by vl-convert, A4 print, phone width).
 
 ::
 
@@ -31,6 +33,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from html import escape as html_escape
+from typing import Any
 from urllib.parse import urlencode
 
 import polars as pl
@@ -58,6 +63,12 @@ FIVE_LIGHT_MEANING = {"red": "过热", "yellow": "偏热", "green": "正常", "l
 FINDING_KIND = {"spike": "突增", "dip": "突降", "level_shift": "水平突变", "trend_change": "趋势转折"}
 MOVERS = 10  # how many of the largest 同比 changes a bulletin lists
 NO_ALERTS = "本期无需关注的预警事项。"
+AT_RISK = 0.5  # a year-end outlook below this probability of reaching the target is listed
+OUTLOOK_TITLE = "年底目标预判（达标概率低于50%）"
+MIN_OUTLOOK_ROWS = 6  # as on the overview (metrics.views.outlooks); the model itself wants 8 values
+MAX_CHARTS = 8  # trend charts in the HTML bulletin
+TREND_PERIODS = 13  # a year and the same period a year before
+TREND_WORD = {"day": "天", "week": "周", "month": "个月", "quarter": "个季度", "year": "年"}
 
 
 class BulletinError(ValueError):
@@ -185,6 +196,43 @@ class AnomalyNote:
 
 
 @dataclass(frozen=True)
+class OutlookNote:
+    """A year-end outlook of the bulletin's region whose probability of reaching the target is low."""
+
+    indicator: str
+    name: str
+    domain: str
+    unit: str
+    period: str  # the indicator's period in the bulletin: the outlook starts from there
+    period_label: str
+    value: float | None  # the region's value at ``period``
+    target: float | None  # the target of the outlook's year
+    year_end: str  # the period forecast (``2026-12``, ``2026-Q4``)
+    mean: float
+    lower: float  # the 90 % prediction interval
+    upper: float
+    probability: float  # of reaching the target, by direction
+    horizon: int  # periods from ``period`` to ``year_end``
+    text: str  # the forecast sentence (``metrics.models.forecast.explain``)
+    url: str
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The region's own recent values of one indicator: a chart in the HTML bulletin."""
+
+    indicator: str
+    name: str
+    unit: str
+    region_name: str
+    grain: str
+    points: tuple[tuple[str, float | None], ...]  # (period, value), oldest first, the shown period last
+    target: float | None
+    status: str | None  # of the last point: the colour of its marker
+    why: str  # "red" | "yellow" | "outlook": why this indicator was chosen
+
+
+@dataclass(frozen=True)
 class AlertItem:
     alert: BulletinAlert
     name: str  # the indicator's name
@@ -216,6 +264,9 @@ class Bulletin:
     n_regions: int  # the region's children (the ranked regions)
     counts: Mapping[str, int]  # the region's own statuses: green, yellow, red, …, none, missing
     generated: str | None = None  # the date of issue, only when ``now`` was given
+    outlook: tuple[OutlookNote, ...] = ()  # at risk of missing the year's target, least likely first
+    outlook_checked: int = 0  # indicators with a target whose year-end outlook was computed
+    trends: tuple[Trend, ...] = ()  # at most MAX_CHARTS, drawn in the HTML only
     errors: tuple[str, ...] = field(default=())  # source failures: ERROR lines for standard error
     warnings: tuple[str, ...] = field(default=())
 
@@ -598,6 +649,8 @@ def build_bulletin(
     movers = _movers(reports)
     anomalies = _anomalies(cat, reports, res.rows if res else None, scope, own, children, show_departments)
     items = _alert_items(cat, plan, alerts, own, scope, base_url)
+    outlook, checked = _outlook(cat, reports, rows, own, the_period)
+    trends = _trends(reports, outlook, by_key, own, region_name, grains)
 
     counts = _counts(reports)
     title = plan.spec.name if plan.spec else f"{cat.config.site.title}数据通报"
@@ -622,10 +675,13 @@ def build_bulletin(
         movers=movers,
         anomalies=anomalies,
         alerts=items,
-        notes=_notes(plan, reports),
+        notes=_notes(plan, reports, checked),
         n_regions=len(children),
         counts=counts,
         generated=generated,
+        outlook=outlook,
+        outlook_checked=checked,
+        trends=trends,
         errors=tuple(errors),
         warnings=tuple(res.warnings) if res else (),
     )
@@ -865,6 +921,143 @@ def _alert_items(
     return tuple(out)
 
 
+def _outlook(
+    cat: Catalogue,
+    reports: list[IndicatorReport],
+    rows: pl.DataFrame,
+    own: str | None,
+    the_period: str | None,
+) -> tuple[tuple[OutlookNote, ...], int]:
+    """Year-end outlooks of the region's indicators that have a target; those at risk, least likely first.
+
+    Each indicator is forecast from its own history up to its period in the bulletin (never from
+    later rows: a bulletin for an earlier month says what was foreseeable then), with the model
+    of the overview's outlook (:func:`metrics.models.forecast.forecast_year_end`). An outlook for
+    another year than the bulletin's (last December's figure in a January bulletin) is left out.
+    Returns the notes and how many indicators were forecast.
+    """
+    from metrics.engine import resolve_target
+    from metrics.models.forecast import forecast_year_end
+    from metrics.models.runner import regular
+
+    wanted = [
+        r
+        for r in reports
+        if r.period is not None
+        and r.own is not None
+        and r.own.value is not None
+        and cat.indicators[r.indicator].target is not None
+    ]
+    if not wanted or not rows.height or the_period is None:
+        return (), 0
+    year = periods.year_of(the_period)
+    where = pl.col("region").is_null() if own is None else pl.col("region") == own
+    mine = rows.filter(
+        pl.col("indicator").is_in([r.indicator for r in wanted])
+        & where
+        & pl.col("department").is_null()
+        & pl.col("value").is_not_null()
+    )
+    checked = 0
+    found: list[tuple[float, int, OutlookNote]] = []
+    for k, r in enumerate(wanted):
+        assert r.period is not None and r.own is not None
+        ind = cat.indicators[r.indicator]
+        upto = periods.ordinal(r.period)
+        series = mine.filter(pl.col("indicator") == r.indicator)
+        keep = [p for p in series["period"].unique().to_list() if periods.ordinal(p) <= upto]
+        series = series.filter(pl.col("period").is_in(keep))
+        if series.height < MIN_OUTLOOK_ROWS:
+            continue
+        ps, x = regular(series)
+        target = resolve_target(ind.target, own, str(periods.year_of(ps[-1])))
+        o = forecast_year_end(
+            x,
+            ps,
+            grain=grain_of(cat.indicators, ind.id) or "month",
+            accumulate=ind.accumulate,
+            direction=ind.direction,
+            target=target,
+            name=ind.name,
+            unit=r.unit,
+        )
+        if o is None or o.probability is None or periods.year_of(o.period) != year:
+            continue
+        checked += 1
+        if o.probability >= AT_RISK:
+            continue
+        note = OutlookNote(
+            indicator=ind.id,
+            name=ind.name,
+            domain=r.domain,
+            unit=r.unit,
+            period=r.period,
+            period_label=r.period_label,
+            value=r.own.value,
+            target=o.target,
+            year_end=o.period,
+            mean=o.mean,
+            lower=o.lower,
+            upper=o.upper,
+            probability=o.probability,
+            horizon=o.horizon,
+            text=o.explanation,
+            url=r.url,
+        )
+        found.append((o.probability, k, note))
+    found.sort(key=lambda f: f[:2])
+    return tuple(f[2] for f in found), checked
+
+
+def _trends(
+    reports: list[IndicatorReport],
+    outlook: tuple[OutlookNote, ...],
+    by_key: Mapping[tuple[str, str, str | None, str | None], Mapping[str, Any]],
+    own: str | None,
+    region_name: str,
+    grains: Mapping[str, str],
+    limit: int = MAX_CHARTS,
+) -> tuple[Trend, ...]:
+    """The indicators worth a chart: the region's own red, then yellow, then those at risk of
+    missing the year's target (least likely first); at most ``limit``, each with at least two
+    values among its last :data:`TREND_PERIODS` periods."""
+    by_id = {r.indicator: r for r in reports}
+    chosen: list[tuple[IndicatorReport, str]] = []
+    for status in ("red", "yellow"):
+        chosen += [(r, status) for r in reports if r.period and r.own is not None and r.own.status == status]
+    seen = {r.indicator for r, _ in chosen}
+    chosen += [(by_id[o.indicator], "outlook") for o in outlook if o.indicator not in seen]
+    out: list[Trend] = []
+    for r, why in chosen:
+        if len(out) >= limit:
+            break
+        assert r.period is not None and r.own is not None
+        ps = [periods.shift(r.period, -k) for k in range(TREND_PERIODS - 1, -1, -1)]
+        values: list[float | None] = []
+        for p in ps:
+            row = by_key.get((r.indicator, p, own, None))
+            v = _finite(row["value"]) if row is not None else None
+            values.append(v)
+        while values and values[0] is None:  # before the series begins
+            ps, values = ps[1:], values[1:]
+        if sum(v is not None for v in values) < 2:
+            continue
+        out.append(
+            Trend(
+                indicator=r.indicator,
+                name=r.name,
+                unit=r.unit,
+                region_name=region_name,
+                grain=grains.get(r.indicator, "month"),
+                points=tuple(zip(ps, values, strict=True)),
+                target=r.own.target,
+                status=r.own.status,
+                why=why,
+            )
+        )
+    return tuple(out)
+
+
 def _counts(reports: list[IndicatorReport]) -> dict[str, int]:
     counts = {"green": 0, "yellow": 0, "red": 0, "lightblue": 0, "blue": 0, "none": 0, "missing": 0}
     for r in reports:
@@ -908,10 +1101,12 @@ def _with_summary(b: Bulletin, show_departments: bool) -> Bulletin:
                 else f"，红灯最多的是{names[0]}（{top}个）"
             )
         s += "。"
-    if show_departments:
+    if show_departments and any(r.departments for r in b.indicators):
         dr = sum(1 for f in b.flags if f.kind == "department" and f.status == "red")
         dy = sum(1 for f in b.flags if f.kind == "department" and f.status == "yellow")
         s += "各部门" + _lights_count(dr, dy, "") + "。"
+    if b.outlook:
+        s += f"按当前趋势，{len(b.outlook)}项指标年底达到目标的概率低于50%。"
     tail = []
     if b.anomalies:
         tail.append(f"异常波动{len(b.anomalies)}项")
@@ -929,7 +1124,7 @@ def _lights_count(red: int, yellow: int, unit_note: str) -> str:
     return "、".join(parts) + unit_note
 
 
-def _notes(plan: _Plan, reports: list[IndicatorReport]) -> tuple[str, ...]:
+def _notes(plan: _Plan, reports: list[IndicatorReport], outlooks: int = 0) -> tuple[str, ...]:
     notes = [
         "同比、环比：单位为%的比率类指标为与比较期的差值，以“个百分点”表示；其他指标为增减幅度（%）。"
         "累计指标只比同比，不比环比。",
@@ -943,6 +1138,11 @@ def _notes(plan: _Plan, reports: list[IndicatorReport]) -> tuple[str, ...]:
         names = "、".join(i.name for i in plan.excluded)
         notes.append(
             f"本通报按{GRAIN_WORD[plan.grain]}编制，{words}统计的指标（{names}）未纳入，见相应的快报或周报。"
+        )
+    if outlooks:
+        notes.append(
+            "年底目标预判：按各指标截至本期的数据预测年底值（90%预测区间），达标概率为年底值达到"
+            "当年目标的概率，仅列出低于50%的指标；预测仅供参考。"
         )
     failed = [r.name for r in reports if r.failed]
     if failed:
@@ -983,7 +1183,15 @@ class Items:
     items: tuple[Paragraph, ...]
 
 
-Block = Paragraph | Table | Items
+@dataclass(frozen=True)
+class Figure:
+    """A trend chart: drawn in HTML (inline SVG), left out of Markdown."""
+
+    trend: Trend
+    caption: str
+
+
+Block = Paragraph | Table | Items | Figure
 
 
 @dataclass(frozen=True)
@@ -1046,13 +1254,43 @@ def _department_table(r: IndicatorReport) -> Table | None:
     return Table(("排名", "部门", "数值", "状态", "同比", "环比", "位次变化"), "clrcrrc", rows, "部门排名")
 
 
+def trend_caption(t: Trend) -> str:
+    """``示范市全程网办率近13个月走势（%，虚线为目标90%）``."""
+    n = len(t.points)
+    extra = [t.unit] if t.unit else []
+    if t.target is not None:
+        extra.append(f"虚线为目标{fmt_value(t.target, t.unit)}")
+    tail = f"（{'，'.join(extra)}）" if extra else ""
+    return f"{t.region_name}{t.name}近{n}{TREND_WORD.get(t.grain, '期')}走势{tail}"
+
+
+def _outlook_blocks(b: Bulletin) -> tuple[Block, ...]:
+    if not b.outlook_checked:
+        return (_p("本期纳入通报的指标均未设年度目标，或历史数据不足，未作年底预判。"),)
+    n = b.outlook_checked
+    if not b.outlook:
+        return (_p(f"按当前趋势测算有年度目标的指标{n}项，年底达到目标的概率均不低于50%。"),)
+    head = _p(
+        f"按当前趋势测算有年度目标的指标{n}项，其中{len(b.outlook)}项年底达到目标的概率低于50%，"
+        "按概率从低到高列出。"
+    )
+    items = []
+    for o in b.outlook:
+        tail = f"（{o.period_label}为{fmt_value(o.value, o.unit)}）。" if o.horizon > 0 else "。"
+        items.append(_p(Run(o.text, url=o.url), Run(tail)))
+    return (head, Items(tuple(items)))
+
+
 def outline(b: Bulletin) -> tuple[Section, ...]:
-    """The bulletin as numbered sections of paragraphs, tables and items, numbers formatted."""
+    """The bulletin as numbered sections of paragraphs, tables, items and (HTML) figures."""
+    charts = {t.indicator: t for t in b.trends}
     out: list[Section] = [Section((Run("总体情况"),), 2, (_p(b.summary),))]
     for d in b.domains:
         subs = []
         for k, r in enumerate(d.indicators, start=1):
             blocks: list[Block] = [_p(r.text)]
+            if r.indicator in charts:
+                blocks.append(Figure(charts[r.indicator], trend_caption(charts[r.indicator])))
             t = _ranking_table(r)
             if t is None and r.own is not None:
                 t = Table(
@@ -1104,6 +1342,7 @@ def outline(b: Bulletin) -> tuple[Section, ...]:
     else:
         flag_blocks = (_p("本期无红灯、黄灯指标。"),)
     out.append(Section((Run("红黄灯情况"),), 2, flag_blocks))
+    out.append(Section((Run(OUTLOOK_TITLE),), 2, _outlook_blocks(b)))
 
     if b.movers:
         rows = tuple(
@@ -1193,6 +1432,8 @@ def _md_section(s: Section) -> list[str]:
             out += [_md_runs(blk.runs), ""]
         elif isinstance(blk, Table):
             out += [*_md_table(blk), ""]
+        elif isinstance(blk, Figure):
+            continue  # Markdown stays text: the chart is in the HTML only
         else:
             out += [*(f"{k}. {_md_runs(p.runs)}" for k, p in enumerate(blk.items, 1)), ""]
     for sub in s.sections:
@@ -1210,6 +1451,165 @@ def render_markdown(b: Bulletin) -> str:
     for s in outline(b):
         out += _md_section(s)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+# ----------------------------------------------------------------- charts (HTML only)
+
+CHART_FONT = "Noto Sans CJK SC"  # what vl-convert measures text with (Debian's fonts-noto-cjk)
+CHART_LINE, CHART_TARGET, CHART_GRID = "#1f5fbf", "#86909c", "#eef0f3"
+
+
+def _axis_labels(ps: Sequence[str]) -> dict[str, str]:
+    """Short x labels: ``2025年11月``, ``12月``, ``2026年1月``, ``2月`` … (the year where it changes).
+
+    Falls back to the period itself where short labels would repeat (13 quarters hold two Q4s).
+    """
+    out: dict[str, str] = {}
+    last_year = None
+    for p in ps:
+        g = periods.grain_of(p)
+        y = periods.year_of(p)
+        head = f"{y}年" if y != last_year else ""
+        last_year = y
+        if g == "month":
+            out[p] = f"{head}{int(p[5:7])}月"
+        elif g == "quarter":
+            out[p] = f"{head}Q{p[-1]}"
+        elif g == "week":
+            out[p] = f"{head}第{int(p.split('-W')[1])}周"
+        elif g == "day":
+            d = periods.start(p)
+            out[p] = f"{d.month}月{d.day}日"
+        else:
+            out[p] = p
+    if len(set(out.values())) < len(out):
+        out = {p: p for p in ps}
+    return out
+
+
+def trend_spec(t: Trend) -> dict[str, object]:
+    """The Vega-Lite spec of a trend chart: the values, a dashed target line, the last value marked."""
+    import json
+
+    rows = [{"p": p, "v": v} for p, v in t.points]
+    last_p, last_v = t.points[-1]
+    mark = STATUS_COLOR.get(t.status or "", CHART_LINE)
+    labels = json.dumps(_axis_labels([p for p, _ in t.points]), ensure_ascii=False)
+    unit = t.unit if len(t.unit) <= 3 else ""  # 上年同月=100 is in the caption, not on every label
+    x = {
+        "field": "p",
+        "type": "ordinal",
+        "sort": None,
+        "title": None,
+        "axis": {"labelAngle": 0, "labelExpr": f"{labels}[datum.value]"},
+    }
+    y = {"field": "v", "type": "quantitative", "title": None, "scale": {"zero": False, "nice": True}}
+    layers: list[dict[str, object]] = [
+        {
+            "data": {"values": rows},
+            "mark": {
+                "type": "line",
+                "color": CHART_LINE,
+                "strokeWidth": 2,
+                "invalid": "break-paths-filter-domains",  # a gap breaks the line
+            },
+            "encoding": {"x": x, "y": y},
+        },
+        {
+            "data": {"values": rows},
+            "transform": [{"filter": "isValid(datum.v)"}],
+            "mark": {"type": "point", "filled": True, "size": 22, "color": CHART_LINE, "opacity": 1},
+            "encoding": {"x": x, "y": y},
+        },
+    ]
+    if t.target is not None:
+        tgt = [{"t": float(t.target), "label": f"目标 {fmt_value(t.target, unit)}"}]
+        layers.append(
+            {
+                "data": {"values": tgt},
+                "mark": {"type": "rule", "color": CHART_TARGET, "strokeDash": [5, 4], "strokeWidth": 1.2},
+                "encoding": {"y": {"field": "t", "type": "quantitative"}},
+            }
+        )
+        layers.append(
+            {
+                "data": {"values": tgt},
+                "mark": {
+                    "type": "text",
+                    "align": "left",
+                    "dx": 3,
+                    "dy": -6,
+                    "color": CHART_TARGET,
+                    "fontSize": 10,
+                },
+                "encoding": {
+                    "y": {"field": "t", "type": "quantitative"},
+                    "x": {"value": 0},
+                    "text": {"field": "label"},
+                },
+            }
+        )
+    if last_v is not None:
+        last = [{"p": last_p, "v": last_v, "label": fmt_value(last_v, unit)}]
+        layers.append(
+            {
+                "data": {"values": last},
+                "mark": {"type": "point", "filled": True, "size": 64, "color": mark, "opacity": 1},
+                "encoding": {"x": x, "y": y},
+            }
+        )
+        layers.append(
+            {
+                "data": {"values": last},
+                "mark": {
+                    "type": "text",
+                    "align": "right",
+                    "dx": -6,
+                    "dy": -9,
+                    "color": mark,
+                    "fontSize": 11,
+                    "fontWeight": "bold",
+                },
+                "encoding": {"x": x, "y": y, "text": {"field": "label"}},
+            }
+        )
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "width": 520,
+        "height": 120,
+        "padding": 4,
+        "layer": layers,
+        "config": {
+            "font": CHART_FONT,
+            "view": {"stroke": None},
+            "axis": {
+                "labelColor": "#4e5969",
+                "labelFontSize": 10,
+                "gridColor": CHART_GRID,
+                "domainColor": "#c9cdd4",
+                "tickColor": "#c9cdd4",
+            },
+            "axisY": {"tickCount": 4},
+        },
+    }
+
+
+@lru_cache(maxsize=64)
+def trend_svg(t: Trend) -> str:
+    """The trend chart as an SVG element (vl-convert, in-process, no network), or ``""`` if it
+    cannot be drawn: a chart is a nicety and the bulletin goes without it.
+
+    vl-convert's SVG is byte-stable (the same spec gives the same bytes, in any order and in any
+    process), carries no ids to collide between charts on one page, and escapes its text.
+    """
+    try:
+        import vl_convert
+
+        svg = vl_convert.vegalite_to_svg(trend_spec(t))
+    except Exception:
+        return ""
+    name = html_escape(trend_caption(t), quote=True)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{name}" ', 1).strip()
 
 
 # ----------------------------------------------------------------- HTML
@@ -1244,6 +1644,10 @@ _HTML = """\
   .light { display: inline-block; width: .75em; height: .75em; border-radius: 50%; margin-right: .3em;
            vertical-align: -.05em; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   ol { padding-left: 1.6em; margin: .4em 0; }
+  figure.chart { margin: .3em 0 .6em; }
+  figure.chart svg { display: block; width: 100%; max-width: 540px; height: auto; }
+  figure.chart svg text { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif; }
+  figcaption { color: #555; font-size: .85em; }
   @media (max-width: 600px) { body { padding: 10px; font-size: 14px; } th, td { padding: 2px 4px; } }
   @media print {
     body { max-width: none; padding: 0; font-size: 10.5pt; }
@@ -1251,7 +1655,7 @@ _HTML = """\
     .wrap { overflow: visible; }
     th, td { white-space: normal; }
     h2, h3 { break-after: avoid; page-break-after: avoid; }
-    tr, li { break-inside: avoid; page-break-inside: avoid; }
+    tr, li, figure { break-inside: avoid; page-break-inside: avoid; }
   }
 </style>
 </head>
@@ -1270,6 +1674,11 @@ _HTML = """\
 {%- for blk in s.blocks %}
 {%- if blk.runs is defined %}
 <p>{{ runs(blk.runs) }}</p>
+{%- elif blk.trend is defined %}
+{%- set svg = chart(blk.trend) %}
+{%- if svg %}
+<figure class="chart">{{ svg }}<figcaption>{{ blk.caption }}</figcaption></figure>
+{%- endif %}
 {%- elif blk.headers is defined %}
 <div class="wrap"><table>
 {%- if blk.caption %}<caption>{{ blk.caption }}</caption>{% endif %}
@@ -1306,11 +1715,17 @@ _HTML = """\
 
 
 def render_html(b: Bulletin) -> str:
+    """One self-contained page: inline CSS, the trend charts as inline SVG, no script."""
     import jinja2
+    import markupsafe
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     tpl = env.from_string(_HTML)
-    return tpl.render(b=b, sections=outline(b), colors=STATUS_COLOR)
+
+    def chart(t: Trend) -> markupsafe.Markup:
+        return markupsafe.Markup(trend_svg(t))  # vl-convert's SVG, its text escaped by Vega
+
+    return tpl.render(b=b, sections=outline(b), colors=STATUS_COLOR, chart=chart)
 
 
 def render(b: Bulletin, fmt: str) -> str:

@@ -18,18 +18,25 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from servers import REPO_ROOT, run_cli
 
 from alerts.bulletin import (
+    MAX_CHARTS,
     BulletinAlert,
     BulletinError,
+    _axis_labels,
+    _trends,
     build_bulletin,
     cn_number,
+    detail_url,
     period_label,
     render,
+    trend_spec,
+    trend_svg,
 )
 from metrics.access import scope_for
 from metrics.catalogue.load import load_catalogue
@@ -278,7 +285,10 @@ def test_markdown_and_html_from_the_command_line(city: Path, tmp_path: Path) -> 
         "变动较大的指标",
     ):
         assert heading in md, heading
-    assert "## 七、需关注的预警事项\n\n本期无需关注的预警事项。" in md
+    assert "## 八、需关注的预警事项\n\n本期无需关注的预警事项。" in md
+    # three months of data: too little history for a year-end outlook, and the section says so
+    assert "## 五、年底目标预判（达标概率低于50%）\n\n本期纳入通报的指标均未设年度目标，或历史数据不足" in md
+    assert "<svg" not in md and "走势" not in md  # Markdown stays text
     assert "2026年1-10月" in md  # the cumulative indicator
     assert "同比下降16.67个百分点，环比下降10个百分点" in md  # a rate changes in 个百分点
     link = f"{BASE}/detail?indicator=online_rate&region=130304&period=2026-10"
@@ -295,6 +305,9 @@ def test_markdown_and_html_from_the_command_line(city: Path, tmp_path: Path) -> 
     assert not re.search(r"<(script|link)\b|src=", html)  # self-contained
     assert f'<a href="{BASE}/detail?indicator=online_rate&amp;region=130304&amp;period=2026-10">' in html
     assert 'class="light" style="background:#c62828"' in html  # a red marker beside 红
+    # the region's own yellow lights (全程网办率, 平均办理时长) get a trend chart, as inline SVG
+    assert html.count('<figure class="chart"><svg role="img" aria-label=') == 2
+    assert "<figcaption>示范市全程网办率近13个月走势（%，虚线为目标80%）</figcaption>" in html
     for text in (
         "测试驾驶舱数据通报",
         "总体情况",
@@ -467,6 +480,12 @@ def test_html_escapes_names(tmp_path: Path) -> None:
     assert "&lt;i&gt;海港区&lt;/i&gt; &amp; Co" in html and "&lt;script&gt;x&lt;/script&gt;" in html
     md = render(b, "md")
     assert "<i>" not in md and "<script>" not in md and r"\<i\>海港区" in md
+    html = render(build_bulletin(cat, region="130302"), "html")  # the name in a chart's caption
+    assert (
+        "<svg" in html
+        and "<i>" not in html
+        and "&lt;i&gt;海港区&lt;/i&gt; &amp; Co全程网办率近13个月走势" in html
+    )
 
 
 def test_a_failing_source_still_renders_the_rest(tmp_path: Path) -> None:
@@ -490,6 +509,113 @@ def test_a_failing_source_still_renders_the_rest(tmp_path: Path) -> None:
     assert "以下指标因数据源故障本期未能计算：其他办件量" in r.stdout
 
 
+# ----------------------------------------------------------------- year-end outlook and charts
+
+FAST_RATE = """\
+  - id: fast_rate
+    name: 三日办结率
+    domain: 办理效率
+    unit: "%"
+    source: records
+    time: {column: accepted_at, grain: month}
+    region: region_code
+    measure: {type: ratio, numerator: {agg: count, where: "duration <= 3"}, denominator: {agg: count}, scale: 100}
+    target: 50
+"""
+
+
+def sliding_records(last: str = "2026-10") -> str:
+    """2024-11 … ``last``: 20 cases a month in each district, fewer of them online every month.
+
+    示范市's 全程网办率 slides from 90 % to about 60 % (target 80 %); every case takes 2 days, so
+    三日办结率 stays at 100 % (target 50 %).
+    """
+    lines = [HEADER]
+    k = 0
+    y, m = 2024, 11
+    while f"{y}-{m:02d}" <= last:
+        online = 18 - (k * 6) // 23  # 18 of 20 down to 12 of 20
+        for region in ("130302", "130303", "130304"):
+            for d in range(20):
+                channel = "网办" if d < online else "窗口"
+                lines.append(f"{y}-{m:02d}-{d + 1:02d},{region},zwfw,{channel},2\n")
+        k += 1
+        y, m = (y, m + 1) if m < 12 else (y + 1, 1)
+    return "".join(lines)
+
+
+def test_outlook_lists_the_targets_at_risk(tmp_path: Path) -> None:
+    cat = load_catalogue(make_city(tmp_path, records=sliding_records(), indicators=FAST_RATE))
+    b = build_bulletin(cat)
+    assert b.period == "2026-10" and b.outlook_checked == 2  # the two indicators with a target
+    assert [o.indicator for o in b.outlook] == ["online_rate"]  # 三日办结率 will reach its target
+    o = b.outlook[0]
+    assert o.probability < 0.5 and (o.year_end, o.horizon, o.target) == ("2026-12", 2, 80.0)
+    assert o.text.startswith("按当前趋势，全程网办率年底预计为 ") and "达到 80% 目标的概率" in o.text
+    assert o.url == detail_url(BASE, "online_rate", "130300", "2026-10")
+    assert o.value == pytest.approx(60.0) and o.mean < 65
+    assert "按当前趋势，1项指标年底达到目标的概率低于50%。" in b.summary
+    assert any(n.startswith("年底目标预判：") for n in b.notes)
+
+    md = render(b, "md")
+    section = md.split("年底目标预判（达标概率低于50%）", 1)[1].split("\n## ", 1)[0]
+    assert "按当前趋势测算有年度目标的指标2项，其中1项年底达到目标的概率低于50%" in section
+    assert f"1. [{o.text}]({o.url})（2026年10月为60%）。" in section
+    html = render(b, "html")
+    assert "<h2>五、年底目标预判（达标概率低于50%）</h2>" in html and o.text in html
+    # 示范市's online rate is yellow (60 %): its chart comes first
+    assert [t.indicator for t in b.trends][:1] == ["online_rate"] and b.trends[0].why == "yellow"
+
+    # an earlier bulletin forecasts from what was known then: the same as with later data absent
+    june = build_bulletin(cat, period="2026-06").outlook
+    cut = tmp_path / "cut"
+    alone = build_bulletin(
+        load_catalogue(make_city(cut, records=sliding_records("2026-06"), indicators=FAST_RATE))
+    )
+    assert alone.period == "2026-06" and june == alone.outlook
+    assert [(n.period, n.horizon) for n in june] == [("2026-06", 6)]
+
+
+def test_trend_charts_are_few_stable_and_offline(october) -> None:
+    online = october.report("online_rate")
+    assert online is not None
+    # ten indicators in red: at most MAX_CHARTS charts, in catalogue order
+    reds = [
+        replace(online, indicator=f"i{k}", own=replace(online.own, status="red"))
+        for k in range(MAX_CHARTS + 2)
+    ]
+    by_key = {
+        (f"i{k}", p, "130300", None): {"value": 50.0 + k} for k in range(12) for p in ("2026-09", "2026-10")
+    }
+    trends = _trends(reds, (), by_key, "130300", "示范市", {})
+    assert [t.indicator for t in trends] == [f"i{k}" for k in range(MAX_CHARTS)]
+    assert trends[0].points == (("2026-09", 50.0), ("2026-10", 50.0))  # from the first value on
+
+    t = october.trends[0]
+    assert t.points[0] == ("2025-10", pytest.approx(200 / 3)) and t.points[-1] == ("2026-10", 50.0)
+    assert [v is None for _, v in t.points].count(True) == 10  # the months without data are gaps
+    spec = trend_spec(t)
+    assert "url" not in str(spec["layer"])  # the data is inline
+    svg = trend_svg(t)
+    assert svg.startswith(
+        '<svg role="img" aria-label="示范市全程网办率近13个月走势（%，虚线为目标80%）" '
+    ) and svg.endswith("</svg>")
+    assert "50%" in svg and "目标 80%" in svg and "2026年1月" in svg
+    assert not re.search(r"<(script|image|foreignObject)\b|href=", svg)
+    trend_svg.cache_clear()
+    assert trend_svg(t) == svg  # the same bytes when drawn again
+
+
+def test_axis_labels() -> None:
+    months = ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert list(_axis_labels(months).values()) == ["2025年11月", "12月", "2026年1月", "2月"]
+    weeks = ["2026-W52", "2026-W53", "2027-W01"]
+    assert list(_axis_labels(weeks).values()) == ["2026年第52周", "第53周", "2027年第1周"]
+    quarters = [f"{y}-Q{q}" for y in (2023, 2024, 2025) for q in (1, 2, 3, 4)]
+    assert _axis_labels(quarters) == {p: p for p in quarters}  # two Q4s: the periods themselves
+    assert list(_axis_labels(["2026-Q3", "2026-Q4", "2027-Q1"]).values()) == ["2026年Q3", "Q4", "2027年Q1"]
+
+
 # ----------------------------------------------------------------- the sample city
 
 
@@ -503,3 +629,17 @@ def test_the_sample_bulletins_render() -> None:
     assert b.grain == "week" and b.region == "130302" and [d.domain for d in b.domains] == ["政务服务效能"]
     html = render(b, "html")
     assert "海港区政务服务周报" in html and "东山街道" in html and "东湖县" not in html
+    assert html.count("<svg") <= MAX_CHARTS
+
+
+@pytest.mark.skipif(
+    not (REPO_ROOT / "data" / "service_records.parquet").exists(), reason="no sample data (make sample)"
+)
+def test_the_sample_city_bulletin_has_outlooks_and_bounded_charts() -> None:
+    cat = load_catalogue(REPO_ROOT / "indicators.yaml")
+    b = build_bulletin(cat, bulletin_id="city_monthly", period="2026-10")
+    assert b.outlook and all(o.probability < 0.5 for o in b.outlook)
+    assert [o.probability for o in b.outlook] == sorted(o.probability for o in b.outlook)
+    html = render(b, "html")
+    assert 1 <= html.count("<svg") <= MAX_CHARTS and len(html.encode()) < 1_500_000
+    assert not re.search(r"<(script|link|img)\b|src=", html)
