@@ -114,7 +114,9 @@ def kind_level(kind: str) -> str:
     return {"fire": "special", "resolve": "resolved", "remind": "reminder"}.get(kind, kind)
 
 
-def as_channel_message(message: dict[str, Any], chart: bytes | None = None) -> Any:
+def as_channel_message(
+    message: dict[str, Any], chart: bytes | None = None, attachment: tuple[str, bytes, str] | None = None
+) -> Any:
     from .channels import Message
 
     return Message(
@@ -124,4 +126,5 @@ def as_channel_message(message: dict[str, Any], chart: bytes | None = None) -> A
         html=message.get("html"),
         chart_png=chart,
         level=message.get("level", "special"),
+        attachment=attachment,
     )

@@ -108,8 +108,8 @@ def run(
                 built = _build_bulletins(cat, con, path, now, report)
                 if not dry_run:
                     con.execute("BEGIN IMMEDIATE")
-                for key, channels, message in built:
-                    if state.add_notice(con, key, "bulletin", None, now, message, None, channels):
+                for key, channels, message, attachment in built:
+                    if state.add_notice(con, key, "bulletin", None, now, message, None, channels, attachment):
                         report.events.append(("bulletin_push", key, message["title"]))
                     state.set_meta(con, _checked_key(key), state.iso(now))
             except BaseException:
@@ -286,19 +286,20 @@ def _checked_key(notice_key: str) -> str:
 
 def _build_bulletins(
     cat: Catalogue, con: sqlite3.Connection, path: Path, now: dt.datetime, report: RunReport
-) -> list[tuple[str, list[str], dict[str, Any]]]:
-    """The declared bulletins due: (notice key, channels, message) for each period not pushed yet.
+) -> list[tuple[str, list[str], dict[str, Any], tuple[str, bytes] | None]]:
+    """The declared bulletins due: (key, channels, message, attachment) for each period not pushed yet.
 
     A bulletin goes out once per period of its rhythm, as soon as that period
     has data (``alerts.bulletin``'s default period). Channels bound to a user
     get the bulletin as that user may see it (contract section 9), under
-    their own key. Building takes seconds, so each bulletin is rebuilt at most
+    their own key. Email gets the whole bulletin as self-contained HTML,
+    attached. Building takes seconds, so each bulletin is rebuilt at most
     once per :data:`BULLETIN_RECHECK`.
     """
     from .bulletin import BulletinError, build_bulletin
     from .inbox import bulletin_items
 
-    out: list[tuple[str, list[str], dict[str, Any]]] = []
+    out: list[tuple[str, list[str], dict[str, Any], tuple[str, bytes] | None]] = []
     for b in cat.config.bulletins:
         groups: dict[str | None, list[str]] = {}
         for name in b.notify:
@@ -326,7 +327,13 @@ def _build_bulletins(
             if state.has_notice(con, key):
                 state.set_meta(con, _checked_key(key), state.iso(now))
                 continue
-            out.append((key, channels, bulletin_message(cat, doc)))
+            attachment = None
+            if any(isinstance(cat.config.channels[c], spec.EmailChannel) for c in channels):
+                from .bulletin import render
+
+                name = f"{b.id}-{doc.period}.html"
+                attachment = (name, render(doc, "html").encode("utf-8"))
+            out.append((key, channels, bulletin_message(cat, doc), attachment))
     return out
 
 
@@ -391,7 +398,7 @@ def _deliver(
             continue
         if action != "send":
             continue
-        message = as_channel_message(notice.message, notice.chart)
+        message = as_channel_message(notice.message, notice.chart, notice.attachment)
         for attempt in range(1, tries + 1):
             state.mark_sending(con, notice.id, name, now)
             try:

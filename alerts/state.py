@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,7 +75,9 @@ CREATE TABLE IF NOT EXISTS notices (
     created_at TEXT NOT NULL,
     message    TEXT NOT NULL,
     chart      BLOB,
-    channels   TEXT NOT NULL
+    channels   TEXT NOT NULL,
+    attachment BLOB,
+    attachment_name TEXT
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     notice    INTEGER NOT NULL REFERENCES notices (id),
@@ -177,13 +179,24 @@ def connect(path: Path) -> sqlite3.Connection:
         con.execute("PRAGMA busy_timeout=30000")
         con.executescript(SCHEMA)
         row = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if row is None:
-            con.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise StateError(f"{path}: state schema {row[0]} is newer than this cockpit's ({SCHEMA_VERSION})")
+        _migrate(con, int(row[0]) if row is not None else SCHEMA_VERSION)
     except sqlite3.DatabaseError as e:
         raise StateError(f"{path}: not a usable state file: {e}") from None
     return con
+
+
+def _migrate(con: sqlite3.Connection, version: int) -> None:
+    """Bring an older state file up to :data:`SCHEMA_VERSION` (each step idempotent)."""
+    cols = {r[1] for r in con.execute("PRAGMA table_info(notices)")}
+    if "attachment" not in cols:  # version 2: bulletins attached to their mail
+        con.execute("ALTER TABLE notices ADD COLUMN attachment BLOB")
+        con.execute("ALTER TABLE notices ADD COLUMN attachment_name TEXT")
+    if version != SCHEMA_VERSION:
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+    elif con.execute("SELECT 1 FROM meta WHERE key = 'schema'").fetchone() is None:
+        con.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
 
 @contextlib.contextmanager
@@ -271,6 +284,7 @@ class Notice:
     message: dict[str, Any]
     chart: bytes | None
     channels: tuple[str, ...]
+    attachment: tuple[str, bytes, str] | None = None
 
 
 def add_notice(
@@ -282,12 +296,27 @@ def add_notice(
     message: dict[str, Any],
     chart: bytes | None,
     channels: list[str],
+    attachment: tuple[str, bytes] | None = None,
 ) -> bool:
-    """Record a notice once: False when its key is already there (nothing new to send)."""
+    """Record a notice once: False when its key is already there (nothing new to send).
+
+    ``attachment`` (file name, bytes) goes to email channels with the message.
+    """
+    name, data = attachment if attachment else (None, None)
     cur = con.execute(
-        "INSERT OR IGNORE INTO notices (key, kind, instance, created_at, message, chart, channels) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (key, kind, instance, iso(now), json.dumps(message, ensure_ascii=False), chart, json.dumps(channels)),
+        "INSERT OR IGNORE INTO notices (key, kind, instance, created_at, message, chart, channels, "
+        "attachment, attachment_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            key,
+            kind,
+            instance,
+            iso(now),
+            json.dumps(message, ensure_ascii=False),
+            chart,
+            json.dumps(channels),
+            data,
+            name,
+        ),
     )
     return cur.rowcount == 1
 
@@ -306,7 +335,14 @@ def _notice(r: sqlite3.Row) -> Notice:
         json.loads(r["message"]),
         r["chart"],
         tuple(json.loads(r["channels"])),
+        (r["attachment_name"], r["attachment"], _mime(r["attachment_name"])) if r["attachment"] else None,
     )
+
+
+def _mime(name: str | None) -> str:
+    import mimetypes
+
+    return (mimetypes.guess_type(name or "")[0] or "application/octet-stream") if name else ""
 
 
 def open_deliveries(con: sqlite3.Connection) -> list[tuple[Notice, str, dict[str, Any] | None]]:

@@ -506,6 +506,8 @@ def test_bulletins_go_out_once_per_period_scoped_per_user(tmp_path, env, servers
     assert "【数据通报】" in mail.subject and "2026年10月" in mail.subject
     assert "http://cockpit.test/bulletins?bulletin=city_monthly&period=2026-10" in mail.text()
     assert "需关注的预警事项：1 项" in mail.text()  # the bulletin-level alert of this very run
+    attached = [p for p in mail.message.iter_attachments() if p.get_filename() == "city_monthly-2026-10.html"]
+    assert len(attached) == 1 and "<html" in attached[0].get_content()  # the whole bulletin, for email
     zhang = http.requests_to("/zhang")[0].json()
     assert "西区" not in json.dumps(zhang, ensure_ascii=False)  # 张区长 sees 东区 only
     # the same period again, an hour and more later: nothing new
@@ -615,3 +617,31 @@ def test_schedule_runs_when_a_file_source_changes(tmp_path, env, servers) -> Non
     (tmp_path / "indicators.yaml").write_text("version: 2\n", encoding="utf-8")
     runner.alerts()  # a broken config skips the run and keeps the scheduler alive
     assert len(calls) == 2
+
+
+def test_a_state_file_of_schema_1_is_migrated(tmp_path) -> None:
+    from alerts import state
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema', '1');"
+        "CREATE TABLE notices (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+        " instance TEXT, created_at TEXT NOT NULL, message TEXT NOT NULL, chart BLOB, channels TEXT NOT NULL);"
+        "INSERT INTO notices (key, kind, created_at, message, channels)"
+        " VALUES ('fire:x:1', 'fire', '2026-11-01T08:00:00', '{\"title\": \"t\"}', '[\"mail\"]');"
+    )
+    old.commit()
+    old.close()
+    con = state.connect(path)
+    assert state.get_meta(con, "schema") == str(state.SCHEMA_VERSION)
+    [(notice, channel, delivery)] = state.open_deliveries(con)
+    assert (notice.key, channel, delivery, notice.attachment) == ("fire:x:1", "mail", None, None)
+    con.close()
+    with pytest.raises(state.StateError, match="newer"):
+        c = sqlite3.connect(path)
+        c.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+        c.commit()
+        c.close()
+        state.connect(path)

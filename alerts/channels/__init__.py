@@ -31,6 +31,8 @@ class Message:
     ``markdown`` uses the subset every robot shows alike (see :mod:`alerts.channels.markdown`).
     ``html`` replaces the mail body rendered from ``markdown`` (it is placed inside the mail
     layout, between the title and the chart). ``chart_png`` goes to mail only, inline.
+    ``attachment`` (file name, bytes, MIME type) goes to mail only, as an attachment: the whole
+    数据通报 as self-contained HTML, where robots get its summary and link.
     """
 
     title: str
@@ -40,6 +42,7 @@ class Message:
     chart_png: bytes | None = None
     level: str = "special"
     at_mobiles: tuple[str, ...] = ()
+    attachment: tuple[str, bytes, str] | None = None
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:

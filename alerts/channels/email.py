@@ -123,6 +123,10 @@ def build_message(channel: EmailChannel, message: Message, *, now: dt.datetime) 
             disposition="inline",
             filename="chart.png",
         )
+    if message.attachment:
+        name, data, mime = message.attachment
+        maintype, _, subtype = mime.partition("/")
+        mail.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=name)
     return mail
 
 
