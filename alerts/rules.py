@@ -91,19 +91,11 @@ def adverse(finding: dict[str, Any], ind: spec.Indicator) -> bool:
     return (finding["observed"] > finding["expected"]) == worse_is_up
 
 
-def sources_of(cat: Catalogue, ind: spec.Indicator, seen: set[str] | None = None) -> set[str]:
-    """The sources an indicator reads, through formula inputs."""
-    seen = seen if seen is not None else set()
-    if ind.id in seen:
-        return set()
-    seen.add(ind.id)
-    if isinstance(ind.measure, spec.FormulaMeasure):
-        out: set[str] = set()
-        for dep in ind.measure.inputs.values():
-            if dep in cat.indicators:
-                out |= sources_of(cat, cat.indicators[dep], seen)
-        return out
-    return {ind.source} if ind.source else set()
+def sources_of(cat: Catalogue, ind: spec.Indicator) -> set[str]:
+    """The sources an indicator reads, through formula inputs (:func:`metrics.lineage.sources_feeding`)."""
+    from metrics.lineage import sources_feeding
+
+    return sources_feeding(cat, ind)
 
 
 def evaluate(

@@ -101,7 +101,7 @@ class Data:
 
     def stale_indicators(self, cat: Catalogue) -> set[str]:
         """Indicators whose source (through formula inputs) is stale or failed."""
-        from alerts.rules import sources_of
+        from metrics.lineage import sources_feeding as sources_of
 
         have = set(self.rows["indicator"].unique().to_list()) if self.rows.height else set()
         out = set()
