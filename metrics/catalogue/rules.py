@@ -363,6 +363,91 @@ def assessment_items(cat: Catalogue, data: Any) -> Found:
                     )
 
 
+_FORM_COLUMNS = ("period", "region", "department", "submitted_by", "submitted_at")
+
+
+def form_sources(cat: Catalogue, data: Any) -> Found:
+    """Form sources (contract section 14): their fields, checks and reporters, and the indicators on them."""
+    from ..periods import finer_or_equal
+
+    c = cat.config
+    regions = _known_regions(cat)
+    root = c.org.regions
+    for key, s in c.sources.items():
+        if not isinstance(s, spec.FormSource):
+            continue
+        base: Path = ("sources", key)
+        ids = [f.id for f in s.fields]
+        if not s.fields:
+            yield (*base, "fields"), "a form needs at least one field"
+        first_id: dict[str, int] = {}
+        names: set[str] = set()
+        for j, f in enumerate(s.fields):
+            fp: Path = (*base, "fields", j)
+            if f.id in _FORM_COLUMNS:
+                yield (
+                    (*fp, "id"),
+                    f"'{f.id}' is a column every form has ({', '.join(_FORM_COLUMNS)}); choose another id",
+                )
+            if f.id in first_id:
+                line = cat.yaml.line((*base, "fields", first_id[f.id]))
+                yield (*fp, "id"), f"duplicate field id '{f.id}' (line {line})"
+            first_id.setdefault(f.id, j)
+            if f.name.strip() in names:
+                yield (*fp, "name"), f"duplicate field name '{f.name}': imports read columns by name too"
+            names.add(f.name.strip())
+            if f.type == "choice" and not f.choices:
+                yield (*fp, "choices"), "a choice field needs 'choices'"
+            if f.type != "choice" and f.choices is not None:
+                yield (*fp, "choices"), f"only a choice field takes 'choices' (this one is {f.type})"
+            for bound in ("min", "max"):
+                if f.type not in ("integer", "number") and getattr(f, bound) is not None:
+                    yield (
+                        (*fp, bound),
+                        f"only integer and number fields take '{bound}' (this one is {f.type})",
+                    )
+            if f.min is not None and f.max is not None and f.min > f.max:
+                yield (*fp, "max"), f"max ({f.max:g}) must not be below min ({f.min:g})"
+        for j, chk in enumerate(s.checks):
+            try:
+                check_where(chk.rule, ids)
+            except ExpressionError as e:
+                yield (*base, "checks", j, "rule"), str(e).replace("unknown column", "unknown field")
+        if s.reporters == "regions" and (root is None or not root.children):
+            yield (
+                (*base, "reporters"),
+                "reporters 'regions' are the children of org.regions' root, and it has none",
+            )
+        if s.reporters == "departments" and not c.org.departments:
+            yield (*base, "reporters"), "reporters 'departments' are org.departments, and there are none"
+        if isinstance(s.reporters, list):
+            if not s.reporters:
+                yield (*base, "reporters"), "list at least one region id"
+            for k, r in enumerate(s.reporters):
+                if r not in regions:
+                    yield (*base, "reporters", k), f"unknown region '{r}'{did_you_mean(r, regions)}"
+        columns = [*_FORM_COLUMNS, *ids]
+        lowered = {x.lower() for x in columns}
+        for i, ind in enumerate(c.indicators):
+            if ind.source != key:
+                continue
+            ip = cat.item_path("indicators", i)
+            for fld, col in ind.source_columns():
+                if col.lower() not in lowered:
+                    yield (*ip, *fld.split(".")), f"unknown column '{col}'{did_you_mean(col, columns)}"
+            for fld, where in ind.where_clauses():
+                try:
+                    check_where(where, columns)
+                except ExpressionError as e:
+                    yield (*ip, *fld.split(".")), str(e)
+            t = ind.time
+            if t is not None and t.column.lower() == "period" and not finer_or_equal(s.grain, t.grain):
+                yield (
+                    (*ip, "time", "grain"),
+                    f"form '{key}' is reported by {s.grain}: grain must be {s.grain} or coarser, not {t.grain}",
+                )
+
+
 RULES: list[Callable[[Catalogue, Any], Found]] = [
     unique_ids,
     named_ids,
@@ -371,6 +456,7 @@ RULES: list[Callable[[Catalogue, Any], Found]] = [
     formulas,
     references,
     assessment_items,
+    form_sources,
 ]
 
 
