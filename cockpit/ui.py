@@ -246,6 +246,27 @@ def region_label(cat: Catalogue, rid: str | None) -> str:
     return "\u3000" * depth + cat.tree.name(rid)
 
 
+def _select(
+    label: str, options: Sequence[str], wanted: str, key: str, fmt: Any, where: Any, param: str
+) -> str:
+    """A selectbox bound to ``?param=``: the URL wins whenever it changed since the last run.
+
+    Streamlit keeps a widget's value in the session, so a link followed, a
+    drill-down that sets ``?region=`` or the browser's back button would
+    otherwise be overruled by the old selection. The value the URL asks for
+    is put into the widget's state before it is drawn when the URL moved;
+    a choice in the widget is written back to the URL.
+    """
+    k, seen = f"pick_{key}", f"_url_{key}"
+    url_value = st.query_params.get(param)
+    if st.session_state.get(seen, "\0") != url_value or st.session_state.get(k) not in options:
+        st.session_state[k] = wanted
+    chosen = where.selectbox(label, list(options), format_func=fmt, key=k)
+    set_query(**{param: chosen})
+    st.session_state[seen] = chosen
+    return chosen
+
+
 def pick_region(
     cat: Catalogue,
     scope: Scope,
@@ -260,15 +281,7 @@ def pick_region(
     if not options:
         return None
     value = current if current in options else default_region(cat, scope) or options[0]
-    chosen = where.selectbox(
-        label,
-        options,
-        index=options.index(value),
-        format_func=lambda r: region_label(cat, r),
-        key=f"pick_{key}",
-    )
-    set_query(**{key: chosen})
-    return chosen
+    return _select(label, options, value, key, lambda r: region_label(cat, r), where, key)
 
 
 def pick_indicator(
@@ -279,15 +292,11 @@ def pick_indicator(
         return None
     ids = [i.id for i in inds]
     value = current if current in ids else ids[0]
-    chosen = where.selectbox(
-        "指标",
-        ids,
-        index=ids.index(value),
-        format_func=lambda i: f"{cat.indicators[i].name}（{cat.indicators[i].domain or '其他'}）",
-        key="pick_indicator",
-    )
-    set_query(indicator=chosen)
-    return chosen
+
+    def fmt(i: str) -> str:
+        return f"{cat.indicators[i].name}（{cat.indicators[i].domain or '其他'}）"
+
+    return _select("指标", ids, value, "indicator", fmt, where, "indicator")
 
 
 def pick_period(
@@ -298,15 +307,9 @@ def pick_period(
     if not opts:
         return None
     value = current if current in opts else opts[0]
-    chosen = where.selectbox(
-        "期间",
-        opts,
-        index=opts.index(value),
-        format_func=lambda p: periods.label(p, cumulative=cumulative),
-        key="pick_period",
+    return _select(
+        "期间", opts, value, "period", lambda p: periods.label(p, cumulative=cumulative), where, "period"
     )
-    set_query(period=chosen)
-    return chosen
 
 
 def domain_slug(domain: str) -> str:
