@@ -41,8 +41,11 @@ numbers are in ``docs/models.md``):
    latest cumulative value plus the sum of the remaining increments; the sum's
    distribution uses the increments' full covariance (no independence
    assumed): exact (normal) on the plain scale, simulated (4,000 draws, fixed
-   seed) on the log scale. ``accumulate='source'`` series (published
-   cumulative growth rates) are forecast as they are, without a season. Shares
+   seed) on the log scale. ``accumulate='source'`` series are published
+   year-to-date figures: cumulative growth rates (in %, or moving both ways
+   within a year) are forecast as they are, without a season; cumulative
+   amounts (never falling within a year, e.g. GDP 1-3季度 in 亿元) like
+   ``ytd``. Shares
    in % that have stayed in [0, 100] are clipped to it; series that were never
    negative are clipped at 0.
 
@@ -256,6 +259,8 @@ def _forecast_year_end(
         return None
     first, last = int(np.argmax(ok)), len(x) - 1 - int(np.argmax(ok[::-1]))
     x, ps = x[first : last + 1], list(periods[first : last + 1])
+    if accumulate == "source" and unit != "%" and _rises_within_years(x, ps):
+        accumulate = "ytd"  # a published cumulative amount (GDP 1-3季度, 亿元), not a cumulative rate
     end = year_end(ps[-1], grain)
     h = P.ordinal(end) - P.ordinal(ps[-1])
     tgt = None if target is None or not math.isfinite(float(target)) else float(target)
@@ -303,6 +308,20 @@ def _forecast_year_end(
         mu, sd = float(path.mean[-1]), float(np.sqrt(max(path.cov[-1, -1], 0.0)))
         mean, lower, upper, prob = _normal_outlook(mu, sd, path.log, alpha, tgt, direction, lo_b, hi_b)
     return Outlook(end, mean, lower, upper, prob, h, path.method, **common)
+
+
+def _rises_within_years(x: np.ndarray, ps: list[str]) -> bool:
+    """True when every year's values never fall: a cumulative amount, not a rate that moves both ways."""
+    ok = np.isfinite(x)
+    if np.any(x[ok] < 0):
+        return False
+    prev: tuple[int, float] | None = None
+    for t in np.flatnonzero(ok):
+        y = P.year_of(ps[t])
+        if prev is not None and prev[0] == y and x[t] < prev[1] - 1e-9 * max(1.0, abs(prev[1])):
+            return False
+        prev = (y, float(x[t]))
+    return True
 
 
 def _increments(cum: np.ndarray, ps: list[str]) -> np.ndarray:
