@@ -354,3 +354,19 @@ def test_ytd_increments_a_series_that_starts_mid_year():
     assert list(_increments(np.array([250.0, 400, 550]), feb)) == [250.0, 150.0, 150.0]  # 1-2月 first
     gap = _increments(np.array([100.0, np.nan, 300, 400]), months("2024-01", 4))
     assert np.isnan(gap[1]) and np.isnan(gap[2]) and gap[3] == 100.0
+
+
+def test_a_published_cumulative_amount_never_ends_the_year_below_what_is_reached() -> None:
+    """GDP published as 1-N季度 totals (accumulate: source, 亿元) is forecast from its increments."""
+    ps = [f"{y}-Q{q}" for y in (2023, 2024, 2025, 2026) for q in (1, 2, 3, 4)][:-1]
+    quarters = [500.0, 520.0, 540.0, 580.0]
+    x = []
+    for y in range(4):
+        total = 0.0
+        for q in range(4):
+            total += quarters[q] * (1.05**y)
+            x.append(total)
+    x = x[:-1]
+    o = forecast_year_end(x, ps, grain="quarter", accumulate="source", unit="亿元")
+    assert o is not None and o.lower >= x[-1]
+    assert abs(o.mean - (x[-1] + 580 * 1.05**3)) < 0.1 * 580
