@@ -142,10 +142,31 @@ def page_start(title: str | None = None) -> tuple[Catalogue, Scope, Data]:
     cat = catalogue()
     scope = current_scope(cat)
     d = data()
+    phone_css()
     if title:
         st.title(title)
     banners(cat, d)
     return cat, scope, d
+
+
+PHONE_CSS = """
+<style>
+/* Phones (the 小屏 where 特别呈报 links land): smaller headings; counters two to a row, not one. */
+@media (max-width: 640px) {
+  h1 { font-size: 1.6rem !important; }
+  .st-key-counters [data-testid="stHorizontalBlock"] { flex-wrap: wrap !important; gap: 0.5rem !important; }
+  .st-key-counters [data-testid="stColumn"] {
+    flex: 1 1 calc(50% - 0.5rem) !important; min-width: calc(50% - 0.5rem) !important;
+  }
+  .st-key-counters [data-testid="stMetricValue"] { font-size: 1.6rem !important; }
+}
+</style>
+"""
+
+
+def phone_css() -> None:
+    """Small-screen tweaks shared by the pages (one style block, no layout change on a big screen)."""
+    st.html(PHONE_CSS)
 
 
 def banners(cat: Catalogue, d: Data) -> None:

@@ -6,7 +6,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from cockpit.ui import cached_outlooks, link, page_start, pick_region, view
+from cockpit.ui import cached_outlooks, page_start, pick_region, view
 from metrics import views
 from metrics.format import fmt_change, fmt_value
 
@@ -17,13 +17,15 @@ v = view(cat, scope, rows)
 head, picker = st.columns([3, 1], vertical_alignment="bottom")
 head.title(f"{cat.config.site.title} · 一屏总览")
 region = pick_region(cat, scope, v.region, where=picker)
+if region is not None and cat.tree is not None:
+    head.caption(f"范围：{cat.tree.name(region)}" + (f"　截至：{v.period}" if v.period else ""))
 stale = data.stale_indicators(cat)
 
 # ---------------------------------------------------------------- how many are red
 counts = views.status_counts(cat, rows, scope, region=region)
 alerts = views.latest_alerts(cat, scope)
 firing = [a for a in alerts if a.state == "firing"]
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4 = st.container(key="counters").columns(4)
 c1.metric("红灯指标", counts.get("red", 0), border=True)
 c2.metric("黄灯指标", counts.get("yellow", 0), border=True)
 c3.metric("绿灯指标", counts.get("green", 0), border=True)
@@ -75,8 +77,10 @@ with left:
                 dot = {"red": "🔴", "yellow": "🟡", "green": "🟢", "lightblue": "🔵", "blue": "🔵"}.get(
                     card.status or "", "⚪"
                 )
-                st.markdown(
-                    f"{dot} [详情]({link('detail', indicator=card.indicator, region=region, period=card.period)})"
+                st.page_link(
+                    "pages/detail.py",
+                    label=f"{dot} 详情",
+                    query_params={"indicator": card.indicator, "region": region or "", "period": card.period},
                 )
 
 # ---------------------------------------------------------------- alerts and the year-end outlook
@@ -87,10 +91,15 @@ with right:
     for a in alerts:
         state = "🚨 预警中" if a.state == "firing" else "✅ 已恢复"
         st.markdown(
-            f"**{a.region_name} · {a.indicator_name}**  \n"
-            f"{state} · {a.period or ''} · {fmt_value(a.value, a.unit)}  \n"
-            f"[处置]({link('inbox', indicator=a.indicator, region=a.region)}) · "
-            f"[详情]({link('detail', indicator=a.indicator, region=a.region, period=a.period)})"
+            f"**{a.region_name} · {a.indicator_name}**  \n{state} · {a.period or ''} · {fmt_value(a.value, a.unit)}"
+        )
+        go, see = st.columns(2)
+        go.page_link("pages/inbox.py", label="处置", icon="🛠️", query_params={"alert": a.id})
+        see.page_link(
+            "pages/detail.py",
+            label="详情",
+            icon="📈",
+            query_params={"indicator": a.indicator, "region": a.region or "", "period": a.period or ""},
         )
     st.subheader("年底目标展望")
     outlooks = cached_outlooks(region)
@@ -100,9 +109,11 @@ with right:
         if prob is None:
             continue
         icon = "🟢" if prob >= 0.7 else "🟡" if prob >= 0.3 else "🔴"
-        st.markdown(
-            f"{icon} [**{name}**]({link('detail', indicator=ind_id, region=region)})：达标概率约 {prob:.0%}",
+        st.page_link(
+            "pages/detail.py",
+            label=f"{icon} {name}：达标概率约 {prob:.0%}",
             help=sentence,
+            query_params={"indicator": ind_id, "region": region or ""},
         )
 
 # ---------------------------------------------------------------- what moved most

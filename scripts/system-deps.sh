@@ -2,6 +2,7 @@
 # Installs the Debian packages the test suite needs, and only those that are missing:
 #   chromium              headless browser for the UI tests (Playwright drives /usr/bin/chromium)
 #   fonts-noto-cjk        Chinese glyphs in screenshots and rendered charts
+#   fonts-noto-color-emoji the status dots and icons (🔴 🟡 🟢 ⚠️) in pages and screenshots
 #   postgresql            server binaries (initdb/pg_ctl under /usr/lib/postgresql/*/bin) for the
 #                         throwaway cluster started by tests/conftest.py
 #   default-jre-headless  only when there is no `java` at all
@@ -30,6 +31,9 @@ fi
 if ! pkg_installed fonts-noto-cjk; then
     missing+=(fonts-noto-cjk)
 fi
+if ! pkg_installed fonts-noto-color-emoji; then
+    missing+=(fonts-noto-color-emoji)
+fi
 if ! have_initdb; then
     missing+=(postgresql)
 fi
@@ -38,7 +42,7 @@ if ! command -v java >/dev/null 2>&1; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "system-deps: chromium, fonts-noto-cjk, postgresql, java: all present"
+    echo "system-deps: chromium, fonts-noto-cjk, fonts-noto-color-emoji, postgresql, java: all present"
     exit 0
 fi
 

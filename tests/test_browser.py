@@ -274,3 +274,88 @@ def test_deep_link_first_request_goes_through_the_router(streamlit_server, chrom
     finally:
         tab.close()
         srv.stop()
+
+
+# ----------------------------------------------------------------------------- the detail page
+
+DETAIL_LINK = "/detail?indicator=online_rate&region=130302&period=2026-10"
+
+
+def _settled_detail(tab: Tab, url: str):
+    p = tab.open(url).page
+    p.wait_for_selector(CHART_MARK, timeout=LOAD_TIMEOUT_MS)
+    p.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && document.fonts.status === 'loaded'",
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    p.wait_for_timeout(500)
+    return p
+
+
+def _picked(p) -> list[str]:
+    """The values the page's select boxes show (indicator, region, period)."""
+    return p.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stSelectbox"]')].map(el =>
+            [el.textContent, ...[...el.querySelectorAll('input')].map(i => i.value + ' ' +
+             (i.getAttribute('aria-label') || '') + ' ' + (i.getAttribute('placeholder') || ''))].join(' '))"""
+    )
+
+
+def test_click_through_from_the_overview_to_an_indicator(server, tab: Tab) -> None:
+    p = tab.open(server.url + "/").settle().page
+    link = p.locator('[data-testid="stPageLink"] a[href*="detail?indicator=online_rate"]').first
+    link.click()
+    p.wait_for_function(
+        "() => location.href.includes('/detail?indicator=online_rate')", timeout=LOAD_TIMEOUT_MS
+    )
+    p.wait_for_selector(CHART_MARK, timeout=LOAD_TIMEOUT_MS)
+    no_exception(p)
+    main = p.locator('[data-testid="stMain"]').inner_text()
+    assert "全程网办率" in main
+    # the trend chart drew lines with real paths
+    paths = p.locator(CHART_MARK)
+    assert paths.count() >= 1 and len(paths.first.get_attribute("d") or "") > 10
+    assert not tab.errors, tab.errors
+
+
+def test_deep_link_lands_on_the_indicator_region_and_period(server, tab: Tab) -> None:
+    p = _settled_detail(tab, server.url + DETAIL_LINK)
+    no_exception(p)
+    picked = " | ".join(_picked(p))
+    for want in ("全程网办率", "海港区", "2026年10月"):
+        assert want in picked, picked
+    for part in ("indicator=online_rate", "region=130302", "period=2026-10"):
+        assert part in p.url, p.url
+    labels = " ".join(p.locator('[data-testid="stMetricLabel"]').all_inner_texts())
+    assert labels, "no headline metrics"
+    assert glyphs_distinct(p, "h1", "指标详情全程网办率")
+    assert not tab.errors, tab.errors
+    save_screenshot(p, "detail-1920.png")
+
+
+def test_detail_at_390px_is_legible(server, chromium) -> None:
+    tab = Tab(chromium, 390, 844)
+    try:
+        p = _settled_detail(tab, server.url + DETAIL_LINK)
+        no_exception(p)
+        widths = p.evaluate(
+            """() => [document.documentElement.scrollWidth,
+                      document.querySelector('[data-testid="stMain"]').scrollWidth]"""
+        )
+        assert max(widths) <= 390, widths
+        assert not tab.errors, tab.errors
+        save_screenshot(p, "detail-390.png")
+    finally:
+        tab.close()
+
+
+@pytest.mark.parametrize("path", ["rankings", "inbox", "bulletins", "catalogue", "health"])
+def test_every_page_opens_in_chromium(server, tab: Tab, path: str) -> None:
+    p = tab.page
+    p.goto(f"{server.url}/{path}")
+    p.wait_for_selector('[data-testid="stMain"] h1', timeout=LOAD_TIMEOUT_MS)
+    p.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=LOAD_TIMEOUT_MS
+    )
+    no_exception(p)
+    assert not tab.errors, tab.errors
