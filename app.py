@@ -35,6 +35,7 @@ sections = {
     "数据": [
         st.Page("pages/catalogue.py", title="指标目录", icon="📚", url_path="catalogue"),
         st.Page("pages/health.py", title="数据健康", icon="🩺", url_path="health"),
+        st.Page("pages/forms.py", title="数据填报", icon="📝", url_path="forms"),
     ],
 }
 navigation = st.navigation(sections)

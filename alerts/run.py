@@ -108,6 +108,9 @@ def run(
                 built = _build_bulletins(cat, con, path, now, report)
                 if not dry_run:
                     con.execute("BEGIN IMMEDIATE")
+                for r in _form_reminders(cat, now, report):
+                    if state.add_notice(con, r.key, "remind", None, now, r.message, None, list(r.channels)):
+                        report.events.append(("form_reminder", r.key, r.message["title"]))
                 for key, channels, message, attachment in built:
                     if state.add_notice(con, key, "bulletin", None, now, message, None, channels, attachment):
                         report.events.append(("bulletin_push", key, message["title"]))
@@ -358,6 +361,22 @@ def bulletin_message(cat: Catalogue, doc: Any, flags: int = 10) -> dict[str, Any
         lines += ["", f"**需关注的预警事项**：{len(doc.alerts)} 项"]
     lines += ["", f"[查看完整通报]({link})"]
     return {"title": title, "markdown": "\n".join(lines), "link": link, "level": "bulletin"}
+
+
+# ----------------------------------------------------------------- 2c. form reminders
+
+
+def _form_reminders(cat: Catalogue, now: dt.datetime, report: RunReport) -> list[Any]:
+    """The 数据填报 reminders due now (:func:`metrics.forms.reminders_due`); their keys make them once."""
+    if not any(getattr(s, "type", None) == "form" for s in cat.config.sources.values()):
+        return []
+    from metrics.forms import FormStore, reminders_due
+
+    try:
+        return [r for r in reminders_due(cat, FormStore.for_catalogue(cat), now) if r.channels]
+    except Exception as e:  # a broken form store must not stop the alerts
+        report.errors.append(f"ERROR: form reminders: {type(e).__name__}: {e}")
+        return []
 
 
 # ----------------------------------------------------------------- 3. deliver

@@ -645,3 +645,35 @@ def test_a_state_file_of_schema_1_is_migrated(tmp_path) -> None:
         c.commit()
         c.close()
         state.connect(path)
+
+
+FORM = """\
+  f:
+    type: form
+    name: 区县月度填报
+    grain: month
+    reporters: ["101", "102"]
+    due_day: 5
+    fields:
+      - {id: visits, name: 走访企业数, type: integer, min: 0, required: true}
+"""
+
+
+def test_form_reminders_go_to_the_reporters_channel_once(tmp_path, env, servers) -> None:
+    smtp, http = servers
+    write_data(tmp_path, {"101": [95, 96, 95], "102": [92, 93, 94]})
+    cfg = write_config(tmp_path, smtp, http)
+    text = cfg.read_text(encoding="utf-8").replace(
+        "  s: {type: csv, path: data.csv}\n", "  s: {type: csv, path: data.csv}\n" + FORM
+    )
+    cfg.write_text(text, encoding="utf-8")
+    cat = load(cfg)
+    overdue = dt.datetime(2026, 11, 6, 9, 0)  # 2026-10 was due on 11-05
+    first = run(cat, now=overdue, sleep=no_sleep)
+    reminders = [k for e, k, _ in first.events if e == "form_reminder"]
+    assert reminders and all(k.startswith("form:f:2026-10:") for k in reminders)
+    pushed = http.requests_to("/zhang")
+    assert len(pushed) == 1  # 张区长's robot hears of 东区 only; 西区 has no channel of its own
+    assert "东区" in json.dumps(pushed[0].json(), ensure_ascii=False)
+    assert run(cat, now=overdue + dt.timedelta(hours=1), sleep=no_sleep).events == []
+    assert len(http.requests_to("/zhang")) == 1
