@@ -89,11 +89,31 @@ class Site(Model):
 # ----------------------------------------------------------------- sources
 
 
+Classification = Literal["公开", "内部", "敏感"]
+
+
+class ColumnSpec(Model):
+    """How one column of a source is classified and, when personal, masked (issue 6)."""
+
+    classification: Classification = "敏感"
+    mask: Literal["name", "mobile", "id_number", "text", "none"] | None = Field(
+        None,
+        description="name → 张*, mobile → 138****1234, id_number → 1101**********1234, text → ***; "
+        "default: guessed from the column's name",
+    )
+
+
 class _Source(Model):
     name: str | None = Field(None, description="A display name")
     description: str | None = None
     expected_lag: Duration | None = Field(
         None, description="Stale when the latest period ended longer ago than this (45d, 12h, 2w)"
+    )
+    classification: Classification = Field(
+        "内部", description="公开 / 内部 / 敏感: who may see the source's records and small groups"
+    )
+    columns: dict[str, ColumnSpec] = Field(
+        {}, description="Classified columns (personal data is masked in detail views and exports)"
     )
 
 
@@ -454,16 +474,53 @@ class Assessment(Model):
     items: list[AssessmentItem]
 
 
+Grant = Literal["unmask", "audit", "admin", "forms_admin"]
+
+
 class User(Model):
     id: Id
     name: str
     role: str = "leader"
     regions: list[RegionId] = []
     domains: list[str] | None = None
+    email: str | None = Field(None, description="Matched against the identity provider's e-mail claim")
+    grants: list[Grant] = Field(
+        [],
+        description="unmask: personal data unmasked (each view audited); audit: the audit log; "
+        "admin: users and everything; forms_admin: lock and reopen reporting periods",
+    )
+
+
+class OidcSignIn(Model):
+    provider: str | None = Field(
+        None,
+        description="The provider's name under [auth.<provider>] in .streamlit/secrets.toml (None: [auth])",
+    )
+    claim: str = Field("email", description="The identity's claim that names the user")
+    match: Literal["id", "email"] = Field(
+        "email", description="Which field of a user the claim is matched to"
+    )
+
+
+class LocalSignIn(Model):
+    users_file: str = Field(
+        ".cockpit/users.db", description="Password hashes live here, never in indicators.yaml"
+    )
+    max_failures: int = Field(5, ge=1, description="Failed sign-ins before the account is locked")
+    lock_minutes: int = Field(15, ge=1)
+
+
+class SignIn(Model):
+    oidc: OidcSignIn | None = None
+    local: LocalSignIn | None = None
 
 
 class Access(Model):
     users: list[User] = []
+    min_group_size: int = Field(
+        5, ge=1, description="Aggregates of 敏感 sources never show a group smaller than this (shown as <5)"
+    )
+    sign_in: SignIn | None = Field(None, description="Without it: local accounts with the defaults")
 
 
 class Config(Model):
