@@ -24,7 +24,7 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
 .DEFAULT_GOAL := venv
-.PHONY: help venv system sample run test lint format bench bench-pages eval lock clean clean-data distclean
+.PHONY: help venv system sample run test lint format bench bench-pages bench-scale eval lock clean clean-data distclean
 
 help:
 	@echo "make venv | system | sample | run [PORT=8501] | test [PYTEST_ARGS=...] | lint | format | bench | eval | lock | clean | clean-data | distclean"
@@ -102,6 +102,11 @@ bench: $(VENV_STAMP) bench-pages
 # Server time of every page on the sample city (AppTest); writes its section of docs/benchmarks.md.
 bench-pages: $(VENV_STAMP) $(SAMPLE_STAMP)
 	$(PY) -m bench.pages --write-doc
+
+# Spark local[2] against DuckDB on 100 million service records partitioned by month (Java 17+);
+# writes the generated part of docs/scale.md. A smaller run: make bench-scale BENCH_ARGS="--rows 20000000".
+bench-scale: $(VENV_STAMP)
+	$(PY) -m bench.scale --write-doc $(BENCH_ARGS)
 
 # The anomaly detectors on a labelled benchmark and on statsmodels' real data sets; writes docs/models.md.
 # PyOD is optional (an `eval` extra): without it, its row is skipped.
