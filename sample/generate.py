@@ -33,6 +33,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sample.city import CITY, DISTRICTS, DONGHU_ID, ROOT_ID, STORM_DAYS, STORM_DISTRICT_IDS
+from sample.geo import GEOJSON_NAME
+from sample.geo import write as write_geojson
 
 GENERATOR_VERSION = "1"
 DEFAULT_SEED = 20261129
@@ -873,6 +875,9 @@ def generate(
         _write_parquet(table, out_dir / name)
         summary[name] = table.num_rows
     summary.update(econ_files(rng_econ, out_dir))
+    # made-up region polygons for the map page (org.geojson); no randomness drawn from the seed
+    write_geojson(out_dir / GEOJSON_NAME)
+    summary[GEOJSON_NAME] = sum(1 for _ in CITY.walk())  # one polygon per region
 
     stamp.write_text(
         f"generator_version={GENERATOR_VERSION}\nseed={seed}\nservice_rows={service_rows}\n", encoding="utf-8"
