@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cockpit.auth import require_sign_in
 from cockpit.ui import catalogue, current_scope, domain_slug, domains, site_title
 
 st.set_page_config(page_title=site_title(), page_icon="📊", layout="wide", initial_sidebar_state="auto")
@@ -38,7 +39,8 @@ sections = {
         st.Page("pages/forms.py", title="数据填报", icon="📝", url_path="forms"),
     ],
 }
-navigation = st.navigation(sections)
+# before sign-in (an access block and nobody signed in) the menu is hidden: only the sign-in screen shows
+navigation = st.navigation(sections, position="sidebar" if scope.is_open or scope.user else "hidden")
 # the domain page learns its domain from the navigation entry that ran it
 st.session_state["_domain_pages"] = {p.url_path: p.title for p in domain_pages}
 
@@ -47,4 +49,6 @@ with st.sidebar:
     if scope.is_open:
         st.info("演示模式：未配置访问控制，所有人可见全部数据。", icon="ℹ️")
 
+# with an access block and nobody signed in: the sign-in screen, and st.stop() before any page runs
+require_sign_in(cat, navigation, sections)
 navigation.run()

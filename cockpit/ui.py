@@ -123,10 +123,18 @@ def data() -> Data:
 def current_scope(cat: Catalogue) -> Scope:
     """The signed-in user's scope; the open demo without an ``access`` block.
 
-    The one place pages learn what the user may see (contract section 9);
-    sign-in plugs in here.
+    The one place pages learn what the user may see (contract section 9).
+    With an ``access`` block and nobody signed in: no region at all
+    (``cockpit.auth.NOBODY``); the router shows the sign-in screen and
+    stops before any page runs (``cockpit.auth.require_sign_in``).
     """
-    return OPEN
+    if cat.config.access is None:
+        return OPEN
+    from cockpit.auth import NOBODY, signed_in_user
+    from metrics.access import scope_for
+
+    user = signed_in_user(cat)
+    return NOBODY if user is None else scope_for(cat, user.id)
 
 
 def site_title() -> str:

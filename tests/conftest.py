@@ -14,6 +14,8 @@
 | browser            | session  | Playwright ``Browser`` (headless Chromium); skips if missing             |
 | page               | function | a fresh Playwright ``Page`` (own context, 1400x900, zh-CN), closed after |
 | streamlit_server   | session  | factory ``start(app="app.py", cwd=None, env=None) -> StreamlitServer``   |
+| oidc_provider      | session  | factory ``start(clients, accounts, port=None) -> OidcProvider`` (npm      |
+|                    |          | oidc-provider, tests/oidc/); skips without Node.js/npm                    |
 
 Session-scoped servers are shared: a test that asserts on what a server received should take a
 ``mark()`` first (or call ``reset()``), and register paths of its own.
@@ -177,3 +179,30 @@ def streamlit_server():
     finally:
         for srv in started:
             srv.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """Factory: ``op = oidc_provider(clients=[…], accounts={…}, port=None)`` → ``servers.OidcProvider``.
+
+    A real OpenID Provider (npm ``oidc-provider``, tests/oidc/) on loopback; ``npm ci`` runs there on
+    first use. Skips when Node.js/npm are missing or the install fails. All stopped at the end.
+    """
+    from servers import OidcProvider, OidcProviderUnavailable, ensure_oidc_provider_installed
+
+    try:
+        ensure_oidc_provider_installed()
+    except OidcProviderUnavailable as e:
+        pytest.skip(str(e))
+    started: list[OidcProvider] = []
+
+    def start(clients, accounts, port=None) -> OidcProvider:
+        op = OidcProvider(clients, accounts, port=port)
+        started.append(op)
+        return op.start()
+
+    try:
+        yield start
+    finally:
+        for op in started:
+            op.stop()

@@ -1003,3 +1003,140 @@ class StreamlitServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# OpenID Connect
+
+
+OIDC_DIR = REPO_ROOT / "tests" / "oidc"
+
+
+class OidcProviderUnavailable(RuntimeError):
+    """No Node.js / npm here, or ``npm ci`` in tests/oidc failed (the fixture skips on this)."""
+
+
+def ensure_oidc_provider_installed(timeout: float = 300) -> Path:
+    """``npm ci`` in tests/oidc when its node_modules is missing or older than package-lock.json.
+
+    Returns the ``node`` executable. The lock file is committed, node_modules is not: a fresh
+    machine installs exactly the locked oidc-provider from the npm registry on first use.
+    """
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        raise OidcProviderUnavailable(
+            "no Node.js/npm on PATH: the OIDC sign-in tests need them to run npm's oidc-provider "
+            "(on Debian: apt-get install nodejs npm)"
+        )
+    stamp = OIDC_DIR / "node_modules" / ".package-lock.json"  # written by npm ci
+    lock = OIDC_DIR / "package-lock.json"
+    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+        proc = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=str(OIDC_DIR),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise OidcProviderUnavailable(
+                f"npm ci in {OIDC_DIR} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            )
+    return Path(node)
+
+
+class OidcProvider:
+    """A real OpenID Provider (npm ``oidc-provider``, tests/oidc/provider.mjs) on 127.0.0.1.
+
+    ``clients``: ``[{"client_id", "client_secret", "redirect_uris": [...]}]``; ``accounts``:
+    ``{account_id: {"email": ..., "name": ...}}`` (their claims). Sign-in is the library's
+    development interaction: a form taking the account id and any password, then a consent
+    button. ``issuer``, ``metadata_url``; ``output()`` is what the provider printed.
+    ``port`` may be chosen beforehand (``free_port()``) when it must go into a config first.
+    """
+
+    def __init__(
+        self,
+        clients: list[dict[str, Any]],
+        accounts: Mapping[str, Mapping[str, Any]],
+        port: int | None = None,
+        startup_timeout: float = 30,
+    ) -> None:
+        self.clients = clients
+        self.accounts = dict(accounts)
+        self.port = port or free_port()
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen | None = None
+        self.tmpdir: Path | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    def output(self) -> str:
+        log = self.tmpdir / "provider.log" if self.tmpdir else None
+        return log.read_text(errors="replace") if log and log.exists() else ""
+
+    def start(self) -> OidcProvider:
+        node = ensure_oidc_provider_installed()
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="cockpit-oidc-"))
+        config = self.tmpdir / "config.json"
+        config.write_text(
+            json.dumps({"port": self.port, "clients": self.clients, "accounts": self.accounts}),
+            encoding="utf-8",
+        )
+        log = open(self.tmpdir / "provider.log", "wb")
+        try:
+            self.proc = subprocess.Popen(
+                [str(node), str(OIDC_DIR / "provider.mjs"), str(config)],
+                cwd=str(OIDC_DIR),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            if self.proc.poll() is not None:
+                out = self.output()
+                self.stop()
+                raise RuntimeError(f"oidc-provider exited with {self.proc.returncode}:\n{out[-4000:]}")
+            try:
+                with urllib.request.urlopen(self.metadata_url, timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                out = self.output()
+                self.stop()
+                raise TimeoutError(
+                    f"oidc-provider not answering after {self.startup_timeout}s:\n{out[-4000:]}"
+                )
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+    def __enter__(self) -> OidcProvider:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
