@@ -201,11 +201,12 @@ def child(engine: str, config: Path, repeat: int, rows_json: Path, prune_from: s
     runs = []
     for _ in range(repeat):
         queries.clear()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), tree_cpu(os.getpid())
         res = Engine(cat, use_store=False).compute()
         runs.append(
             {
                 "seconds": time.perf_counter() - t,
+                "cpu_seconds": tree_cpu(os.getpid()) - cpu,
                 "query_seconds": sum(q[1] for q in queries),
                 "queries": [(q[0], round(q[1], 3), q[2]) for q in queries],
                 "errors": res.errors,
@@ -292,6 +293,18 @@ def _tree(root: int) -> list[int]:
         out.append(pid)
         stack.extend(children.get(pid, []))
     return out
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its descendants (the JVM)."""
+    total = 0.0
+    for pid in _tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
 
 
 def _sample(root: int, acc: TreeSample) -> None:
@@ -426,13 +439,13 @@ def report(
 ) -> str:
     out = [
         "| engine | process wall s | start s | compute s, run 1 | compute s, best later run | of which in queries | "
-        f"rows / s (best run) | rows / s per core | s per billion rows ({cores} cores) | "
-        "peak RSS MiB: tree (Python + JVM) | CPU s (tree) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"rows / s (best run, {cores} cores) | CPU s of that run | rows per CPU-second | CPU-s per billion rows | "
+        "peak RSS MiB: tree (Python + JVM) | CPU s, whole process tree |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in runs.items():
         if r.rc != 0 or not r.report:
-            out.append(f"| {name} | failed (exit {r.rc}) | | | | | | | | | |")
+            out.append(f"| {name} | failed (exit {r.rc}) | | | | | | | | | | |")
             continue
         comp = [x["seconds"] for x in r.report["runs"]]
         best_i = _best(comp)
@@ -441,9 +454,11 @@ def report(
         rate = rows / best
         tree = r.tree
         rss = f"{tree.peak_rss / 2**20:,.0f} ({tree.peak_python / 2**20:,.0f} + {tree.peak_jvm / 2**20:,.0f})"
+        cpu = r.report["runs"][best_i]["cpu_seconds"]
         out.append(
             f"| {name} | {r.wall:.1f} | {r.report['start']:.1f} | {comp[0]:.1f} | {best:.1f} | {q:.1f} | "
-            f"{fmt_n(rate)} | {fmt_n(rate / cores)} | {1e9 / rate:,.0f} | {rss} | {tree.cpu_seconds:.0f} |"
+            f"{fmt_n(rate)} | {cpu:.1f} | {fmt_n(rows / cpu)} | {1e9 * cpu / rows:,.0f} | {rss} | "
+            f"{tree.cpu_seconds:.0f} |"
         )
     out += ["", "Each query of the best run (seconds, result rows):", ""]
     for name, r in runs.items():
