@@ -202,7 +202,41 @@ def act(
     deadline: str | None = None,
     text: str | None = None,
 ) -> Item:
-    """Do one inbox action; returns the item after it. Raises :class:`InboxError` with a reason."""
+    """Do one inbox action; returns the item after it. Raises :class:`InboxError` with a reason.
+
+    Done or refused, the attempt is written to the audit log (``inbox``: the
+    action, the item, the outcome; a feedback's text stays in the inbox).
+    """
+    try:
+        item = _act(cat, state_path, item_id, action, user, now, scope, department, deadline, text)
+    except InboxError as e:
+        _audit(cat, scope, user, action, item_id, f"refused: {e}")
+        raise
+    _audit(cat, scope, user, action, item_id, "done", department=department, deadline=deadline)
+    return item
+
+
+def _audit(
+    cat: Catalogue, scope: Scope, user: str | None, action: str, item_id: str, outcome: str, **more: Any
+) -> None:
+    from metrics import audit
+
+    who = user or (scope.user.id if scope.user is not None else None)
+    audit.try_record(cat, "inbox", who, action=action, item=item_id, outcome=outcome, **more)
+
+
+def _act(
+    cat: Catalogue,
+    state_path: Path,
+    item_id: str,
+    action: str,
+    user: str | None,
+    now: dt.datetime,
+    scope: Scope,
+    department: str | None,
+    deadline: str | None,
+    text: str | None,
+) -> Item:
     if action not in ALLOWED:
         raise InboxError(f"unknown action '{action}'{did_you_mean(action, list(ALLOWED))}")
     if action == "assign":

@@ -355,7 +355,8 @@ def bulletin_message(cat: Catalogue, doc: Any, flags: int = 10) -> dict[str, Any
         shown = min(flags, len(doc.flags))
         lines += ["", f"**红黄灯**（共 {len(doc.flags)} 项，列前 {shown} 项）：", ""]
         for f in doc.flags[:flags]:
-            dot = "🔴" if f.status == "red" else "🟡"
+            # five-light indicators flag 蓝/浅蓝 too
+            dot = {"red": "🔴", "yellow": "🟡", "blue": "🔵", "lightblue": "🔵"}.get(f.status, "⚪")
             lines.append(f"- {dot} {f.subject_name} {f.name} {fmt_value(f.value, f.unit)}")
     if doc.alerts:
         lines += ["", f"**需关注的预警事项**：{len(doc.alerts)} 项"]
@@ -413,7 +414,7 @@ def _deliver(
                 else f"still failing after {policy.GIVE_UP_AFTER}"
             )
             state.mark_done(con, notice.id, name, "dropped", now, error=why)
-            report.deliveries.append(Delivery(notice.key, name, "dropped", why, title))
+            _delivered(cat, report, Delivery(notice.key, name, "dropped", why, title))
             continue
         if action != "send":
             continue
@@ -427,13 +428,34 @@ def _deliver(
                     sleep(policy.backoff(attempt))
                     continue
                 state.mark_done(con, notice.id, name, "failed", now, error=e.detail)
-                report.deliveries.append(Delivery(notice.key, name, "failed", e.detail, title))
+                _delivered(cat, report, Delivery(notice.key, name, "failed", e.detail, title))
                 break
             except Exception as e:  # a channel's bug must not stop the other pushes
                 detail = f"{type(e).__name__}: {e}"
                 state.mark_done(con, notice.id, name, "failed", now, error=detail)
-                report.deliveries.append(Delivery(notice.key, name, "failed", detail, title))
+                _delivered(cat, report, Delivery(notice.key, name, "failed", detail, title))
                 break
             state.mark_done(con, notice.id, name, "sent", now, receipt=receipt)
-            report.deliveries.append(Delivery(notice.key, name, "sent", receipt, title))
+            _delivered(cat, report, Delivery(notice.key, name, "sent", receipt, title))
             break
+
+
+def _delivered(cat: Catalogue, report: RunReport, d: Delivery) -> None:
+    """Report one delivery's outcome and write it to the audit log (``push``, by ``system``)."""
+    from metrics import audit
+
+    report.deliveries.append(d)
+    channel = cat.config.channels.get(d.channel)
+    failed = audit.try_record(
+        cat,
+        "push",
+        audit.SYSTEM_USER,
+        channel=d.channel,
+        recipient=getattr(channel, "user", None),
+        notice=d.key,
+        outcome=d.outcome,
+        title=d.title,
+        run_at=report.now,
+    )
+    if failed:
+        report.warnings.append(f"audit log: {failed}")

@@ -149,6 +149,7 @@ def page_start(title: str | None = None) -> tuple[Catalogue, Scope, Data]:
     through_router()
     cat = catalogue()
     scope = current_scope(cat)
+    audit_view(cat, scope)
     d = data()
     phone_css()
     if title:
@@ -356,3 +357,81 @@ def cached_outlooks(region: str | None) -> list[tuple[str, str, float | None, st
     cat = _catalogue()
     out = views.outlooks(cat, data().rows, OPEN, region=region)
     return [(ind.id, ind.name, o.probability, o.explanation) for ind, o in out]  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------- the audit log (issue 6)
+
+
+def who(scope: Scope) -> str | None:
+    """The user id the audit log records for this scope (None: the open demo, logged as ``demo``)."""
+    return scope.user.id if scope.user is not None else None
+
+
+def current_page() -> tuple[str, str]:
+    """(page, title) of the page script running: its url path (``detail``, ``domain-1a2b3c``), else its file name."""
+    from pathlib import Path
+
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return "", ""
+    info: dict[str, Any] = dict(ctx.pages_manager.get_pages().get(ctx.page_script_hash) or {})
+    page = str(info.get("url_pathname") or "")
+    if not page and info.get("script_path"):
+        page = Path(str(info["script_path"])).stem
+    return page, str(info.get("page_name") or "")
+
+
+def audit_view(cat: Catalogue, scope: Scope) -> None:
+    """One ``view`` entry per page view (page, indicator, region, period, the other parameters).
+
+    A rerun of the same page with the same query parameters (a widget
+    clicked, a chart hovered) is the same view and is not logged again; a
+    new page or new parameters are a new view.
+    """
+    from metrics import audit
+
+    page, title = current_page()
+    params = _shown_params()
+    key = repr((page, sorted(params.items())))
+    if st.session_state.get("_audit_view") == key:
+        return
+    details: dict[str, Any] = {"page": page, "title": title}
+    details.update({k: v for k, v in params.items() if k in PARAMS})
+    other = {k: v for k, v in params.items() if k not in PARAMS}
+    if other:
+        details["params"] = other
+    failed = audit.try_record(cat, "view", who(scope), **details)
+    if failed is None:
+        st.session_state["_audit_view"] = key
+    else:
+        st.warning("审计日志暂时无法写入，本次访问未能记录。请联系管理员。", icon="⚠️")
+
+
+def _shown_params() -> dict[str, str | None]:
+    """The view this run shows: the URL, except where a picker was just changed.
+
+    A picker writes its choice to the URL during the run, so at the start of
+    the run after a change the URL still holds the old value while the
+    picker's state holds the new one; the URL wins when it moved itself (a
+    link followed), as in :func:`_select`.
+    """
+    params: dict[str, str | None] = {k: st.query_params.get(k) for k in sorted(st.query_params.keys())}
+    for k in ("indicator", "region", "period"):
+        url_value = params.get(k)
+        widget = st.session_state.get(f"pick_{k}")
+        moved = st.session_state.get(f"_url_{k}", "\0") != url_value
+        if not moved and widget is not None and widget != url_value:
+            params[k] = widget
+    return params
+
+
+def audit_action(cat: Catalogue, scope: Scope, kind: str, **details: Any) -> bool:
+    """Log an action of this session (an export, a download); a failure is said on the page, not raised."""
+    from metrics import audit
+
+    failed = audit.try_record(cat, kind, who(scope), **details)
+    if failed is not None:
+        st.error("审计日志暂时无法写入，本次操作未能记录。请联系管理员。")
+    return failed is None

@@ -189,10 +189,11 @@ class Headline:
     mom_base: str | None  # None for cumulative indicators (no 环比)
     mom_base_value: float | None
     status_word: str
+    suppressed_text: str | None = None  # "<5": a group too small to show (metrics.masking.suppress_small)
 
     @property
     def value_text(self) -> str:
-        return fmt_value(self.value, self.unit)
+        return self.suppressed_text or fmt_value(self.value, self.unit)
 
     @property
     def target_text(self) -> str:
@@ -252,7 +253,7 @@ def headline(
             & (pl.col("period") == period)
             & pl.col("region").is_in(list(sibs))
             & pl.col("department").is_null()
-            & pl.col("value").is_not_null()
+            & _has_value(rows)
         ).height
     return Headline(
         indicator=ind_id,
@@ -276,7 +277,23 @@ def headline(
         mom_base=mb,
         mom_base_value=_f(values.get(mb)) if mb else None,
         status_word=status_text(ind, r["status"]),
+        suppressed_text=r.get("suppressed_text"),
     )
+
+
+def _has_value(frame: pl.DataFrame) -> pl.Expr:
+    """A row with a value, or one whose value is hidden as a small group: both count among the ranked."""
+    if "suppressed" in frame.columns:
+        return pl.col("value").is_not_null() | pl.col("suppressed").fill_null(False)
+    return pl.col("value").is_not_null()
+
+
+def _texts(frame: pl.DataFrame, unit: str) -> list[str]:
+    """Each row's value as shown: ``<5`` for a suppressed small group."""
+    hidden = (
+        frame["suppressed_text"].to_list() if "suppressed_text" in frame.columns else [None] * frame.height
+    )
+    return [h or fmt_value(v, unit) for v, h in zip(frame["value"].to_list(), hidden, strict=True)]
 
 
 # ----------------------------------------------------------------- the trend
@@ -314,7 +331,7 @@ def trend(
             "date": [_date(p) for p in ps],
             "label": [period_label(ind, p) for p in ps],
             "value": mine["value"].to_list(),
-            "value_text": [fmt_value(v, unit) for v in mine["value"].to_list()],
+            "value_text": _texts(mine, unit),
             "target": mine["target"].to_list(),
             "status": statuses,
             "status_text": [status_text(ind, s) for s in statuses],
@@ -500,7 +517,11 @@ def _breakdown(
 ) -> pl.DataFrame:
     by_id = {r[key]: r for r in found.iter_rows(named=True)}
     unit = unit_of(ind)
-    n = peers if peers is not None else sum(1 for r in by_id.values() if r["value"] is not None)
+    n = (
+        peers
+        if peers is not None
+        else sum(1 for r in by_id.values() if r["value"] is not None or r.get("suppressed"))
+    )
     out = []
     for i in ids:
         r = by_id.get(i, {})
@@ -517,7 +538,7 @@ def _breakdown(
                 "mom": None if cumulative(ind) else _f(r.get("mom")),
                 "rank": rank,
                 "drill": i in drill,
-                "value_text": fmt_value(_f(r.get("value")), unit),
+                "value_text": r.get("suppressed_text") or fmt_value(_f(r.get("value")), unit),
                 "status_text": status_text(ind, status),
                 "yoy_text": fmt_change(_f(r.get("yoy")), unit),
                 "mom_text": "—" if cumulative(ind) else fmt_change(_f(r.get("mom")), unit),
@@ -547,7 +568,7 @@ def child_breakdown(
         & pl.col("region").is_in(list(cat.tree.children(region)))
         & pl.col("department").is_null()
     )
-    peers = siblings.filter(pl.col("value").is_not_null()).height  # the ranks' denominator: a count
+    peers = siblings.filter(_has_value(siblings)).height  # the ranks' denominator: a count
     kids = [c for c in cat.tree.children(region) if scope.sees_region(c)]
     found = scope.filter_rows(siblings).filter(pl.col("region").is_in(kids))
     names = {c: cat.tree.name(c) for c in kids}

@@ -951,6 +951,7 @@ class FormStore:
             if r is not None and r[0]:
                 raise FormError(f"{periods.label(period)}已经锁定")
             self._lock_row(con, form, period, 1, "lock", user, now, reason)
+        self.audit(user, action="lock", form=form, period=period, reason=reason)
 
     def reopen(self, form: str, period: str, *, user: str, now: dt.datetime, reason: str) -> None:
         """Reopen a locked period; the reason is required and recorded."""
@@ -963,6 +964,13 @@ class FormStore:
             if r is None or not r[0]:
                 raise FormError(f"{periods.label(period)}未锁定，无需重新开放")
             self._lock_row(con, form, period, 0, "reopen", user, now, reason.strip())
+        self.audit(user, action="reopen", form=form, period=period, reason=reason.strip())
+
+    def audit(self, user: str | None, **details: Any) -> None:
+        """A ``forms`` entry in the audit log beside this store (issue 6); a failure never undoes the change."""
+        from . import audit
+
+        audit.try_record(self.path.parent, "forms", user, **details)
 
     @staticmethod
     def _lock_row(
@@ -1187,6 +1195,15 @@ def import_rows(
     if errors:
         return ImportResult(errors=errors)
     report = store.save(form_id, entries, user=user, now=now, status=status, action=action, origin=origin)
+    store.audit(
+        user,
+        action=action or ("submit" if status == "submitted" else "draft"),
+        form=form_id,
+        periods=sorted({e.period for e in entries}),
+        rows=report.stored,
+        replaced=report.replaced,
+        origin=origin,
+    )
     return ImportResult(report.stored, report.replaced)
 
 

@@ -28,6 +28,7 @@ from .access import Scope
 from .catalogue import spec
 from .catalogue.load import Catalogue
 from .format import fmt_change, fmt_value
+from .masking import suppress_small
 from .views import STATUS_LABEL, top_region
 
 BY = ("region", "department")
@@ -48,6 +49,8 @@ RANKING_SCHEMA = {
     "move": pl.Int64,
     "move_label": pl.String,
     "prev_period": pl.String,
+    "suppressed": pl.Boolean,  # a group too small to show (metrics.masking.suppress_small): value reads "<5"
+    "suppressed_text": pl.String,
 }
 
 
@@ -149,6 +152,7 @@ def ranking(
         raise ValueError(f"by must be one of {BY}, not {by!r}")
     parent = parent or default_parent(cat, scope)
     mine, order = _ranked_rows(cat, rows, scope, indicator, parent, by)
+    mine = suppress_small(mine, cat, scope)  # 敏感 sources: a group under access.min_group_size reads "<5"
     now = mine.filter(pl.col("period") == period)
     if now.height == 0:
         return _empty()
@@ -185,6 +189,8 @@ def ranking(
                 "move": None if rank is None or prev is None else prev - rank,
                 "move_label": move_label(rank, prev),
                 "prev_period": prev_period,
+                "suppressed": bool(r["suppressed"]),
+                "suppressed_text": r["suppressed_text"],
                 "__pos": pos.get(k, len(pos)),
             }
         )
@@ -230,7 +236,7 @@ def screen_table(frame: pl.DataFrame, ind: spec.Indicator) -> pl.DataFrame:
     cols: dict[str, list[str]] = {
         "排名": ["—" if r is None else str(r) for r in frame["rank"].to_list()],
         name_col: frame["name"].to_list(),
-        "值": [fmt_value(v, unit) for v in frame["value"].to_list()],
+        "值": _value_texts(frame, unit),
         "状态": [status_text(s, ind) for s in frame["status"].to_list()],
         "目标": [fmt_value(v, unit) for v in frame["target"].to_list()],
         "同比": [fmt_change(v, unit) for v in frame["yoy"].to_list()],
@@ -241,15 +247,37 @@ def screen_table(frame: pl.DataFrame, ind: spec.Indicator) -> pl.DataFrame:
     return pl.DataFrame(cols, schema=dict.fromkeys(cols, pl.String))
 
 
+def _value_texts(frame: pl.DataFrame, unit: str) -> list[str]:
+    hidden = (
+        frame["suppressed_text"].to_list() if "suppressed_text" in frame.columns else [None] * frame.height
+    )
+    return [h or fmt_value(v, unit) for v, h in zip(frame["value"].to_list(), hidden, strict=True)]
+
+
+def _export_value() -> pl.Expr:
+    """The value for an export: a number, or (when a small group is hidden) every cell as text, ``<5`` included."""
+    return (
+        pl.when(pl.col("suppressed").fill_null(False))
+        .then(pl.col("suppressed_text"))
+        .otherwise(pl.col("value").map_elements(lambda v: repr(round(v, 6)), return_dtype=pl.String))
+    )
+
+
 def export_table(frame: pl.DataFrame, ind: spec.Indicator) -> pl.DataFrame:
-    """The same rows as :func:`screen_table`, with numbers kept as numbers for Excel."""
+    """The same rows as :func:`screen_table`, with numbers kept as numbers for Excel.
+
+    When a small group of a 敏感 source is hidden, the value column holds text
+    (``<5`` beside the numbers), so the export says what the screen says.
+    """
     unit = ind.unit or ""
     name_col = "部门" if frame.height and frame["department"].drop_nulls().len() else "地区"
+    hidden = "suppressed" in frame.columns and bool(frame["suppressed"].fill_null(False).any())
+    value = _export_value() if hidden else pl.col("value")
     out = frame.select(
         pl.col("rank").alias("排名"),
         pl.col("id").alias("代码"),
         pl.col("name").alias(name_col),
-        pl.col("value").alias(f"值（{unit}）" if unit else "值"),
+        value.alias(f"值（{unit}）" if unit else "值"),
         pl.col("status")
         .map_elements(lambda s: status_text(s, ind), return_dtype=pl.String)
         .fill_null("—")

@@ -23,7 +23,7 @@ from alerts.bulletin import RHYTHM_GRAIN, BulletinAlert, BulletinError, build_bu
 from alerts.inbox import bulletin_items
 from alerts.run import default_state_path
 from alerts.state import StateError
-from cockpit.ui import catalogue, page_start, region_label, regions_in_scope, set_query, view
+from cockpit.ui import audit_action, catalogue, page_start, region_label, regions_in_scope, set_query, view
 from metrics import periods
 from metrics.access import OPEN, scope_for
 
@@ -173,6 +173,12 @@ if built["errors"]:
 stem = f"{built['title']}-{built['period']}"
 where = region_label(cat, built["region"]).strip() if built["region"] else "全部"
 st.caption(f"{built['title']} · {built['period_label']} · {where}")
+downloaded = {
+    "bulletin": bulletin_id or "all",
+    "title": built["title"],
+    "period": built["period"],
+    "region": built["region"],
+}
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button(
     "下载 Markdown",
@@ -180,7 +186,7 @@ d1.download_button(
     file_name=f"{stem}.md",
     mime="text/markdown",
     icon="📝",
-    on_click="ignore",
+    on_click=lambda: audit_action(cat, scope, "bulletin", **downloaded, format="md"),
     width="stretch",
 )
 d2.download_button(
@@ -189,7 +195,7 @@ d2.download_button(
     file_name=f"{stem}.html",
     mime="text/html",
     icon="🌐",
-    on_click="ignore",
+    on_click=lambda: audit_action(cat, scope, "bulletin", **downloaded, format="html"),
     width="stretch",
 )
 with st.expander("Markdown 原文（可复制到钉钉、企业微信、飞书）"):

@@ -14,6 +14,7 @@ import polars as pl
 import streamlit as st
 
 from cockpit.ui import (
+    audit_action,
     catalogue,
     data,
     findings,
@@ -25,8 +26,10 @@ from cockpit.ui import (
     view,
 )
 from metrics import detail as D
-from metrics import periods
+from metrics import masking, periods, records
 from metrics.access import Scope
+from metrics.catalogue import spec
+from metrics.catalogue.load import Catalogue
 from metrics.format import fmt_value
 
 FONT = "Noto Sans CJK SC"
@@ -298,6 +301,83 @@ def _contribution_table(change: D.Change) -> pl.DataFrame:
     return items.select(cols)
 
 
+def _records_view(
+    cat: Catalogue, scope: Scope, ind_id: str, region: str | None, period: str, full: bool
+) -> records.RecordsView:
+    """The 明细 of this view, kept in the session while the view stays the same.
+
+    A rerun (a click elsewhere on the page) shows the same records without asking the source
+    again, and an unmasked view is audited once per time it is switched on, not once per rerun.
+    Only the latest view is kept: personal data does not pile up in the session.
+    """
+    kept = st.session_state.setdefault("_records_view", {})
+    k = (ind_id, region, period, full, _scope_key(scope))
+    if k not in kept:
+        kept.clear()
+        kept[k] = records.records(cat, ind_id, region, period, scope, unmask=full)
+    return kept[k]
+
+
+def _audit_export(cat: Catalogue, scope: Scope, view: records.RecordsView) -> None:
+    audit_action(cat, scope, "export", **records.export_details(view))
+
+
+def _records_section(
+    cat: Catalogue, scope: Scope, ind: spec.Indicator, region: str | None, period: str
+) -> None:
+    """明细: the latest records of the view, personal data masked; the grant holder may show them in full."""
+    if ind.source is None or ind.time is None or ind.source not in cat.config.sources:
+        return
+    st.subheader("明细")
+    personal = masking.has_personal_data(cat, ind.source)
+    full = False
+    if personal and masking.has_grant(scope, "unmask"):
+        full = st.toggle(
+            "显示完整信息",
+            key=f"unmask_{ind.id}_{region}_{period}",
+            help="显示未脱敏的姓名、电话、证件号等；每次打开都记入审计日志",
+        )
+    view = _records_view(cat, scope, ind.id, region, period, full)
+    if view.note:
+        st.info(view.note, icon=":material/lock:")
+    if view.rows == 0:
+        if not view.note:
+            st.caption("该期间没有明细记录。")
+        return
+    said = f"{D.region_name(cat, region)}{D.period_label(ind, period)}最新 {view.rows} 条记录"
+    if view.maybe_more:
+        said += f"（最多显示 {view.limit} 条）"
+    if view.unmasked:
+        said += "；正在显示完整信息，本次查看已记入审计日志"
+    elif view.masked:
+        said += "；个人信息已脱敏"
+    st.caption(said + "。")
+    st.dataframe(records.table(cat, view).to_pandas(), hide_index=True, width="stretch", key="records_table")
+    st.download_button(
+        "导出明细 CSV（已脱敏）" if view.masks else "导出明细 CSV",
+        records.to_csv_bytes(cat, view),
+        file_name=f"明细_{ind.id}_{region or 'all'}_{period}.csv",
+        mime="text/csv",
+        icon="📄",
+        key="records_export",
+        on_click=_audit_export,
+        args=(cat, scope, view),
+    )
+
+
+def _hides_change_sources(shown: pl.DataFrame, cat: Catalogue, region: str | None, period: str) -> bool:
+    """Whether 变化来源 would show a suppressed group: a child or department small now or in a base period."""
+    if "suppressed" not in shown.columns or not shown["suppressed"].any():
+        return False
+    bases = [p for p in (period, periods.previous(period), periods.year_ago(period)) if p]
+    kids = list(cat.tree.children(region)) if cat.tree is not None and region in cat.tree else []
+    near = shown.filter(
+        pl.col("period").is_in(bases)
+        & (pl.col("region").is_in(kids) | (pl.col("department").is_not_null() & (pl.col("region") == region)))
+    )
+    return bool(near["suppressed"].any())
+
+
 # ----------------------------------------------------------------- the page
 
 cat, scope, d = page_start()
@@ -359,7 +439,9 @@ if parent is not None:
         args=(parent,),
     )
 
-h = D.headline(cat, rows, scope, ind_id, region, period) if period else None
+# groups too small to show (敏感 sources, fewer than access.min_group_size records) read "<5"
+shown = masking.suppress_small(rows.filter(pl.col("indicator") == ind_id), cat, scope)
+h = D.headline(cat, shown, scope, ind_id, region, period) if period else None
 if h is None:
     st.info(f"{name}暂无「{ind.name}」的数据。")
 else:
@@ -408,7 +490,7 @@ else:
 
     # ------------------------------------------------------------- the trend
     st.subheader("走势")
-    tr = D.trend(cat, rows, scope, ind_id, region, period)
+    tr = D.trend(cat, shown, scope, ind_id, region, period)
     marks = D.anomaly_markers(cat, findings(ind_id), ind_id, region, tr["period"].to_list())
     outlook = _outlook(ind_id, region, period, _scope_key(scope), scope)
     band = D.outlook_band(outlook, tr)
@@ -426,7 +508,7 @@ else:
         st.markdown(f":orange[:material/warning:] **{m['kind_label']}**：{m['explanation']}")
 
     # ------------------------------------------------------------- breakdowns
-    kids = D.child_breakdown(cat, rows, scope, ind_id, region, period)
+    kids = D.child_breakdown(cat, shown, scope, ind_id, region, period)
     if kids.height:
         st.subheader("下级地区")
         drill_key = f"drill_{region}"
@@ -444,7 +526,7 @@ else:
             _goto(kids["id"][chosen[0]], forget=drill_key)
         st.altair_chart(_bar_chart(kids, unit, additive), width="stretch")
 
-    depts = D.department_breakdown(cat, rows, scope, ind_id, region, period)
+    depts = D.department_breakdown(cat, shown, scope, ind_id, region, period)
     if depts.height:
         st.subheader("部门")
         st.dataframe(
@@ -453,8 +535,9 @@ else:
         st.altair_chart(_bar_chart(depts, unit, additive), width="stretch")
 
     # ------------------------------------------------------------- who drove the change
+    small = _hides_change_sources(shown, cat, region, period)
     found = {
-        by: _changes(ind_id, region, period, by, _scope_key(scope), scope)
+        by: [] if small else _changes(ind_id, region, period, by, _scope_key(scope), scope)
         for by in ("regions", "departments")
     }
     compares = list(dict.fromkeys(c.compare for cs in found.values() for c in cs))
@@ -480,8 +563,13 @@ else:
                             st.altair_chart(
                                 _contribution_chart(ch, items, ind.direction, unit), width="stretch"
                             )
+    elif small:
+        st.caption(f"部分下级地区或部门的记录少于 {masking.min_group_size(cat)} 条，不分解变化来源。")
     elif region is not None:
         st.caption("本地区没有下级地区或部门数据，无法分解变化来源。")
+
+if period:
+    _records_section(cat, scope, ind, region, period)
 
 # ----------------------------------------------------------------- the definition
 st.subheader("指标口径")

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cockpit.ui import page_start, rows_and_notes, set_query
+from cockpit.ui import audit_action, page_start, rows_and_notes, set_query
 from metrics import periods
 from metrics.forms import (
     STATUS_WORDS,
@@ -271,6 +271,9 @@ def reporter_view(rep: Reporter) -> None:
             file_name=f"{form_name(form, form_id)}模板.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key="forms_template",
+            on_click=lambda: audit_action(
+                cat, scope, "export", what="form_template", form=form_id, format="xlsx"
+            ),
         )
         st.caption(
             "第一行为表头（period、地区代码、各填报项），从第二行起每个填报单位一行；上传后逐行校验，有错则整份不导入。"

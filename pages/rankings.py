@@ -12,11 +12,21 @@ import pandas as pd
 import polars as pl
 import streamlit as st
 
-from cockpit.ui import link, page_start, pick_indicator, pick_period, pick_region, set_query, view
+from cockpit.ui import (
+    audit_action,
+    link,
+    page_start,
+    pick_indicator,
+    pick_period,
+    pick_region,
+    set_query,
+    view,
+)
 from metrics import periods, rankings
 from metrics.access import Scope
 from metrics.catalogue.load import Catalogue
 from metrics.format import fmt_value
+from metrics.masking import min_group_size
 from metrics.views import STATUS_COLOR
 
 FONT = "Noto Sans CJK SC"
@@ -226,7 +236,19 @@ if chart is not None:
 
 export = rankings.export_table(frame, ind)
 notes = [note]
+if frame["suppressed"].any():
+    k = min_group_size(cat)
+    notes.append(f"“<{k}”：记录少于 {k} 条的组不予显示（保护个人信息）。")
+    st.caption(notes[-1])
 stem = f"排名_{ind_id}_{period}_{parent or 'departments'}"
+exported = {
+    "what": "ranking",
+    "indicator": ind_id,
+    "period": period,
+    "region": parent,
+    "by": by,
+    "rows": export.height,
+}
 c1, c2 = st.columns(2)
 c1.download_button(
     "导出 CSV",
@@ -236,6 +258,7 @@ c1.download_button(
     icon="📄",
     width="stretch",
     key="export_csv",
+    on_click=lambda: audit_action(cat, scope, "export", **exported, format="csv"),
 )
 c2.download_button(
     "导出 Excel",
@@ -245,4 +268,5 @@ c2.download_button(
     icon="📊",
     width="stretch",
     key="export_xlsx",
+    on_click=lambda: audit_action(cat, scope, "export", **exported, format="xlsx"),
 )
