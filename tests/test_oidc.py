@@ -184,6 +184,8 @@ def test_identity_without_a_user_is_refused(cockpit, browser) -> None:
             page.get_by_text("您的账号未开通驾驶舱权限").wait_for(timeout=TIMEOUT_MS)
         except Exception as e:
             raise AssertionError(f"{e}\nurl: {page.url}{diagnostics(srv, op)}") from e
+        # the button comes last: once it is drawn the script has stopped, and nothing else is there
+        page.get_by_role("button", name="退出登录").wait_for(timeout=TIMEOUT_MS)
         assert page.get_by_role("button", name="退出登录").count() == 1
         assert page.locator(METRIC).count() == 0
         assert page.get_by_text("一屏总览").count() == 0  # no menu, no page
