@@ -39,6 +39,8 @@ sections = {
         st.Page("pages/forms.py", title="数据填报", icon="📝", url_path="forms"),
     ],
 }
+if scope.is_open or (scope.user and {"audit", "admin"} & set(scope.user.grants)):
+    sections["数据"].append(st.Page("pages/audit.py", title="审计日志", icon="🛡️", url_path="audit"))
 # before sign-in (an access block and nobody signed in) the menu is hidden: only the sign-in screen shows
 navigation = st.navigation(sections, position="sidebar" if scope.is_open or scope.user else "hidden")
 # the domain page learns its domain from the navigation entry that ran it

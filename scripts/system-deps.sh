@@ -6,6 +6,7 @@
 #   postgresql            server binaries (initdb/pg_ctl under /usr/lib/postgresql/*/bin) for the
 #                         throwaway cluster started by tests/conftest.py
 #   default-jre-headless  only when there is no `java` at all
+#   nodejs, npm           only when there is no `npm`: the OpenID Provider the sign-in tests start
 # Runs `apt-get update` once, and only when something is missing. Quick and silent-ish when
 # everything is there. Non-interactive (CI runs it with no stdin).
 #
@@ -40,9 +41,12 @@ fi
 if ! command -v java >/dev/null 2>&1; then
     missing+=(default-jre-headless)
 fi
+if ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "system-deps: chromium, fonts-noto-cjk, fonts-noto-color-emoji, postgresql, java: all present"
+    echo "system-deps: chromium, fonts-noto-cjk, fonts-noto-color-emoji, postgresql, java, npm: all present"
     exit 0
 fi
 
