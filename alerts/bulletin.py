@@ -59,6 +59,8 @@ RHYTHM_GRAIN = {
 }
 GRAIN_WORD = {"day": "日", "week": "周", "month": "月", "quarter": "季度", "year": "年"}
 LIGHT_WORD = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "lightblue": "浅蓝灯", "blue": "蓝灯"}
+# the statuses listed under 红黄灯情况, in this order: the five-light 过冷 beside 过热, 偏冷 beside 偏热
+FLAGGED = ("red", "blue", "yellow", "lightblue")
 FIVE_LIGHT_MEANING = {"red": "过热", "yellow": "偏热", "green": "正常", "lightblue": "偏冷", "blue": "过冷"}
 FINDING_KIND = {"spike": "突增", "dip": "突降", "level_shift": "水平突变", "trend_change": "趋势转折"}
 MOVERS = 10  # how many of the largest 同比 changes a bulletin lists
@@ -145,7 +147,8 @@ class DomainReport:
 
 @dataclass(frozen=True)
 class Flag:
-    """An indicator × region (or department) in red or yellow (the 红黄灯 list)."""
+    """An indicator × region (or department) in red or yellow, or for five-light indicators
+    blue or light blue (过冷/偏冷, as worth a look as 过热/偏热): the 红黄灯 list."""
 
     indicator: str
     name: str
@@ -229,7 +232,7 @@ class Trend:
     points: tuple[tuple[str, float | None], ...]  # (period, value), oldest first, the shown period last
     target: float | None
     status: str | None  # of the last point: the colour of its marker
-    why: str  # "red" | "yellow" | "outlook": why this indicator was chosen
+    why: str  # a status of FLAGGED ("red", "yellow", …) or "outlook": why this indicator was chosen
 
 
 @dataclass(frozen=True)
@@ -753,13 +756,11 @@ def _with_text(r: IndicatorReport, region_name: str, n_peers: int) -> IndicatorR
         s = f"下辖地区中，{lead}"
         if r.rated and worst > 1 and not set(last) & set(lead_names):
             s += f"，{'、'.join(last)}排名末位"
-        reds = [e.name for e in r.regions if e.status == "red"]
-        yellows = [e.name for e in r.regions if e.status == "yellow"]
         lights = []
-        if reds:
-            lights.append(f"红灯{len(reds)}个（{'、'.join(reds)}）")
-        if yellows:
-            lights.append(f"黄灯{len(yellows)}个（{'、'.join(yellows)}）")
+        for status in FLAGGED:  # five-light indicators: 蓝灯/浅蓝灯 too
+            named = [e.name for e in r.regions if e.status == status]
+            if named:
+                lights.append(f"{LIGHT_WORD[status]}{len(named)}个（{'、'.join(named)}）")
         if lights:
             s += "；" + "，".join(lights)
         parts.append(s + "。")
@@ -770,7 +771,7 @@ def _with_text(r: IndicatorReport, region_name: str, n_peers: int) -> IndicatorR
 
 def _flags(reports: list[IndicatorReport]) -> tuple[Flag, ...]:
     out: list[Flag] = []
-    for status in ("red", "yellow"):
+    for status in FLAGGED:
         for r in reports:
             if r.period is None:
                 continue
@@ -1023,7 +1024,7 @@ def _trends(
     values among its last :data:`TREND_PERIODS` periods."""
     by_id = {r.indicator: r for r in reports}
     chosen: list[tuple[IndicatorReport, str]] = []
-    for status in ("red", "yellow"):
+    for status in FLAGGED:  # five-light: 蓝 (过冷) beside 红, 浅蓝 beside 黄
         chosen += [(r, status) for r in reports if r.period and r.own is not None and r.own.status == status]
     seen = {r.indicator for r, _ in chosen}
     chosen += [(by_id[o.indicator], "outlook") for o in outlook if o.indicator not in seen]
@@ -1088,7 +1089,13 @@ def _with_summary(b: Bulletin, show_departments: bool) -> Bulletin:
         yellows = [
             f for f in b.flags if f.kind == "region" and f.subject != b.region and f.status == "yellow"
         ]
-        s += f"从下辖{b.n_regions}个地区看，" + _lights_count(len(reds), len(yellows), "（按指标×地区计）")
+        cold = [
+            sum(1 for f in b.flags if f.kind == "region" and f.subject != b.region and f.status == c)
+            for c in ("blue", "lightblue")
+        ]
+        s += f"从下辖{b.n_regions}个地区看，" + _lights_count(
+            len(reds), len(yellows), "（按指标×地区计）", *cold
+        )
         if len(reds) >= 2:
             per: dict[str, int] = {}
             for f in reds:
@@ -1117,10 +1124,11 @@ def _with_summary(b: Bulletin, show_departments: bool) -> Bulletin:
     return replace(b, summary=s)
 
 
-def _lights_count(red: int, yellow: int, unit_note: str) -> str:
-    if not red and not yellow:
+def _lights_count(red: int, yellow: int, unit_note: str, blue: int = 0, lightblue: int = 0) -> str:
+    if not red and not yellow and not blue and not lightblue:
         return "均无红灯、黄灯"
-    parts = [f"{word}共{n}个" for word, n in (("红灯", red), ("黄灯", yellow)) if n]
+    counted = (("红灯", red), ("黄灯", yellow), ("蓝灯", blue), ("浅蓝灯", lightblue))
+    parts = [f"{word}共{n}个" for word, n in counted if n]
     return "、".join(parts) + unit_note
 
 
@@ -1333,8 +1341,10 @@ def outline(b: Bulletin) -> tuple[Section, ...]:
             )
             for f in b.flags
         )
-        n_red = sum(1 for f in b.flags if f.status == "red")
-        head = _p(f"本期红灯{n_red}个、黄灯{len(b.flags) - n_red}个，按红灯、黄灯和指标顺序列出。")
+        n = {st: sum(1 for f in b.flags if f.status == st) for st in FLAGGED}
+        cold = "".join(f"、{LIGHT_WORD[st]}{n[st]}个" for st in ("blue", "lightblue") if n[st])
+        order = "红灯、蓝灯、黄灯、浅蓝灯" if cold else "红灯、黄灯"
+        head = _p(f"本期红灯{n['red']}个、黄灯{n['yellow']}个{cold}，按{order}和指标顺序列出。")
         flag_blocks: tuple[Block, ...] = (
             head,
             Table(("领域", "指标", "地区/部门", "期间", "数值", "目标", "状态"), "lllrrrc", rows),

@@ -22,6 +22,8 @@ from metrics.format import fmt_change, fmt_value
 from metrics.models.explain import explain_finding
 
 STATUS_WORD = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "lightblue": "浅蓝灯", "blue": "蓝灯"}
+# the five-light (景气信号灯) meaning of each light
+BAND_MEANING = {"red": "过热", "yellow": "偏热", "green": "正常", "lightblue": "偏冷", "blue": "过冷"}
 KIND_TAG = {"fire": "【特别呈报】", "resolve": "【已恢复】", "remind": "【提醒】"}
 
 
@@ -62,6 +64,8 @@ def alert_message(
     when = periods.label(inst.period, cumulative=cumulative) if inst.period else ""
     value = fmt_value(inst.value, unit)
     status = STATUS_WORD.get(inst.status or "", "")
+    if status and ind.bands is not None:  # five-light: the light says hot or cold, so say which
+        status += f"·{BAND_MEANING.get(inst.status or '', '')}"
     tag = KIND_TAG[kind]
     if kind == "remind":
         title = f"{tag}{where}{ind.name}预警尚未处置（第{reminder}次提醒）"

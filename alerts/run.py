@@ -355,7 +355,8 @@ def bulletin_message(cat: Catalogue, doc: Any, flags: int = 10) -> dict[str, Any
         shown = min(flags, len(doc.flags))
         lines += ["", f"**红黄灯**（共 {len(doc.flags)} 项，列前 {shown} 项）：", ""]
         for f in doc.flags[:flags]:
-            dot = "🔴" if f.status == "red" else "🟡"
+            # five-light indicators flag 蓝/浅蓝 too
+            dot = {"red": "🔴", "yellow": "🟡", "blue": "🔵", "lightblue": "🔵"}.get(f.status, "⚪")
             lines.append(f"- {dot} {f.subject_name} {f.name} {fmt_value(f.value, f.unit)}")
     if doc.alerts:
         lines += ["", f"**需关注的预警事项**：{len(doc.alerts)} 项"]

@@ -161,10 +161,11 @@ def flagged(
     region: str | None,
     period: str | None = None,
 ) -> pl.DataFrame:
-    """The red and yellow cells among ``region`` and every region under it, on the domain's indicators.
+    """The red and yellow cells (five-light: also blue and light blue) among ``region`` and every
+    region under it, on the domain's indicators.
 
     Each indicator is taken at the period its card shows (its latest at ``region`` up to
-    ``period``). Red first, then in catalogue order, then by rank. Columns: indicator, name,
+    ``period``). Red (and blue) first, then in catalogue order, then by rank. Columns: indicator, name,
     region, region_name, period, period_label, value, unit, target, status, yoy.
     """
     inds = indicators_of(cat, scope, domain)
@@ -183,7 +184,7 @@ def flagged(
             (pl.col("indicator") == ind.id)
             & (pl.col("period") == shown)
             & pl.col("region").is_in(under)
-            & pl.col("status").is_in(["red", "yellow"])
+            & pl.col("status").is_in(["red", "yellow", "blue", "lightblue"])  # five-light: 过冷/偏冷 too
         )
         if cells.height == 0:
             continue
@@ -211,7 +212,7 @@ def flagged(
     return (
         out.with_columns(pl.col("region").replace_strict(names, return_dtype=pl.String).alias("region_name"))
         .sort(
-            [pl.col("status") != "red", "__order", pl.col("rank").is_null(), "rank"],
+            [~pl.col("status").is_in(["red", "blue"]), "__order", pl.col("rank").is_null(), "rank"],
         )
         .drop("__order", "rank")
     )

@@ -24,6 +24,7 @@ CARDS_PER_ROW = 4
 CHARTS_PER_ROW = 3
 NO_STATUS = "#90a4ae"
 DOT = {"red": "🔴", "yellow": "🟡", "green": "🟢", "lightblue": "🔵", "blue": "🔵"}
+FLAG_LABEL = {"red": "🔴 红", "yellow": "🟡 黄", "blue": "🔵 蓝（过冷）", "lightblue": "🔵 浅蓝（偏冷）"}
 
 
 def current_url_path() -> str | None:
@@ -170,10 +171,10 @@ for start in range(0, len(shown), CHARTS_PER_ROW):
 st.subheader("红黄灯地区")
 flags = frames.flagged(cat, rows, scope, domain, region, period)
 if flags.height == 0:
-    st.caption("所选地区及下辖地区在本领域指标上没有红灯、黄灯。")
+    st.caption("所选地区及下辖地区在本领域指标上没有红灯、黄灯（景气指标：蓝灯、浅蓝灯）。")
 else:
     table = flags.select(
-        pl.col("status").replace_strict({"red": "🔴 红", "yellow": "🟡 黄"}, default="").alias("状态"),
+        pl.col("status").replace_strict(FLAG_LABEL, default="").alias("状态"),
         pl.col("name").alias("指标"),
         pl.col("region_name").alias("地区"),
         pl.col("period_label").alias("期间"),

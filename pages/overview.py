@@ -30,6 +30,9 @@ c1.metric("红灯指标", counts.get("red", 0), border=True)
 c2.metric("黄灯指标", counts.get("yellow", 0), border=True)
 c3.metric("绿灯指标", counts.get("green", 0), border=True)
 c4.metric("预警中", len(firing), border=True, help="特别呈报中尚未恢复的预警")
+cold = [f"{views.STATUS_LABEL[s]}灯 {counts[s]} 项" for s in ("lightblue", "blue") if counts.get(s)]
+if cold:  # five-light (景气) indicators: 过冷/偏冷 are neither red, yellow nor green
+    st.caption(f"景气信号灯另有：{'、'.join(cold)}（浅蓝：偏冷，蓝：过冷）；红、黄灯含景气指标的过热、偏热。")
 
 left, right = st.columns([7, 3], gap="large")
 
