@@ -398,3 +398,180 @@ def catch_up(
     lead = "例如" if len(moves) == 1 else "单项不足以追上，例如"
     text = f"追上第{nxt.rank}名需再得 {gap_text} 分，{lead}{'、'.join(parts)}"
     return CatchUp(nxt.rank, gap, moves, text)
+
+
+# ----------------------------------------------------------------- for the page: scoreboards and exports
+
+
+def scored_periods(scores: Iterable[SubjectScore]) -> list[str]:
+    """The periods scored, newest first."""
+    return sorted({s.period for s in scores}, key=periods.ordinal, reverse=True)
+
+
+def missing_items(scores: Iterable[SubjectScore], period: str) -> list[str]:
+    """The indicators of the items that no subject has a value for in ``period`` (item order)."""
+    mine = [s for s in scores if s.period == period]
+    if not mine:
+        return []
+    return [
+        item.indicator for k, item in enumerate(mine[0].items) if all(s.items[k].value is None for s in mine)
+    ]
+
+
+def default_period(scores: Iterable[SubjectScore]) -> str | None:
+    """The newest period in which every item has a value for some subject, else the newest.
+
+    One source can run ahead of another (the sample's 12345 hotline already has the current
+    month): a page should not open on a period where half the items score 0 for want of data.
+    """
+    scores = list(scores)
+    ps = scored_periods(scores)
+    for p in ps:
+        if not missing_items(scores, p):
+            return p
+    return ps[0] if ps else None
+
+
+def subject_name(cat: Catalogue, s: SubjectScore) -> str:
+    """The department's name for ``departments`` subjects, else the region's."""
+    if s.department is not None:
+        return cat.department_name(s.department)
+    return cat.tree.name(s.region) if cat.tree is not None else (s.region or "")
+
+
+def item_header(cat: Catalogue, item: spec.AssessmentItem) -> str:
+    """``全程网办率（25分）``: an item's column header, with its weight."""
+    ind = cat.indicators.get(item.indicator)
+    return f"{ind.name if ind is not None else item.indicator}（{float(item.weight):g}分）"
+
+
+def rank_change_label(s: SubjectScore) -> str:
+    """``↑2`` / ``↓1`` / ``—`` (unchanged) / ``新`` (not scored the period before), as on the 排名 page."""
+    from .rankings import move_label
+
+    return move_label(s.rank, s.previous_rank)
+
+
+def scoreboard(
+    cat: Catalogue, assessment: spec.Assessment, scores: Iterable[SubjectScore], period: str
+) -> pl.DataFrame:
+    """One period's scoreboard: best first, ties in the subjects' declared order.
+
+    Columns: 名次, 代码, 地区 (or 部门), 得分, one column of points per item (headed by
+    :func:`item_header`), 上期名次, 较上期 and 追赶 (the catch-up sentence). ``scores`` are
+    :func:`score`'s, already limited to the user's scope: the board holds only what the user
+    may see, with the ranks among all subjects.
+    """
+    order = {
+        subject: k for k, subject in enumerate(r if d is None else d for r, d in subjects_of(cat, assessment))
+    }
+    mine = sorted(
+        (s for s in scores if s.period == period and s.assessment == assessment.id),
+        key=lambda s: (s.rank, order.get(s.subject, len(order)), s.subject or ""),
+    )
+    who = "部门" if assessment.subjects == "departments" else "地区"
+    heads = _unique([item_header(cat, item) for item in assessment.items])
+    cols: dict[str, list[object]] = {
+        "名次": [s.rank for s in mine],
+        "代码": [s.subject for s in mine],
+        who: [subject_name(cat, s) for s in mine],
+        "得分": [s.score for s in mine],
+    }
+    for k, head in enumerate(heads):
+        cols[head] = [s.items[k].points for s in mine]
+    cols["上期名次"] = [s.previous_rank for s in mine]
+    cols["较上期"] = [rank_change_label(s) for s in mine]
+    cols["追赶"] = [s.catch_up.text if s.catch_up else "" for s in mine]
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        "名次": pl.Int64,
+        "代码": pl.String,
+        who: pl.String,
+        "得分": pl.Float64,
+        **dict.fromkeys(heads, pl.Float64),
+        "上期名次": pl.Int64,
+        "较上期": pl.String,
+        "追赶": pl.String,
+    }
+    return pl.DataFrame(cols, schema=schema)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique (an indicator used by two items)."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return out
+
+
+def item_table(cat: Catalogue, assessment: spec.Assessment, s: SubjectScore) -> pl.DataFrame:
+    """One subject's items, the biggest loss of points first.
+
+    Columns: 考核项, 权重, 数值, 目标 (``（分解目标）`` where the subject has its own), 底线,
+    得分, 失分, 得分率 (points as a share of the weight).
+    """
+    own = {
+        k for k, item in enumerate(assessment.items) if s.subject is not None and s.subject in item.targets
+    }
+    recs = []
+    for k, i in enumerate(s.items):
+        ind = cat.indicators.get(i.indicator)
+        unit = (ind.unit or "") if ind is not None else ""
+        recs.append(
+            {
+                "考核项": ind.name if ind is not None else i.indicator,
+                "权重": i.weight,
+                "数值": fmt_value(i.value, unit) if i.value is not None else "—（本期无数据）",
+                "目标": fmt_value(i.target, unit) + ("（分解目标）" if k in own else ""),
+                "底线": fmt_value(i.floor, unit),
+                "得分": i.points,
+                "失分": i.lost if i.lost > _TIE else 0.0,
+                "得分率": i.points / i.weight if i.weight else 0.0,
+                "__k": k,
+            }
+        )
+    recs.sort(key=lambda r: (-r["失分"], r["__k"]))
+    for r in recs:
+        del r["__k"]
+    schema = {
+        "考核项": pl.String,
+        "权重": pl.Float64,
+        "数值": pl.String,
+        "目标": pl.String,
+        "底线": pl.String,
+        "得分": pl.Float64,
+        "失分": pl.Float64,
+        "得分率": pl.Float64,
+    }
+    return pl.DataFrame(recs, schema=schema)
+
+
+def lost_text(cat: Catalogue, s: SubjectScore, n: int = 3) -> str:
+    """``失分主要在：12345满意率 5.2 分、全程网办率 3.1 分`` (the ``n`` biggest losses), or full marks."""
+    lost = s.lost
+    if not lost:
+        return "各项均得满分"
+    parts = []
+    for i in lost[:n]:
+        ind = cat.indicators.get(i.indicator)
+        parts.append(f"{ind.name if ind is not None else i.indicator} {i.lost:.1f} 分")
+    more = f"等 {len(lost)} 项" if len(lost) > n else ""
+    return f"共失 {sum(i.lost for i in lost):.1f} 分，主要在：{'、'.join(parts)}{more}"
+
+
+def export_title(cat: Catalogue, assessment: spec.Assessment, period: str) -> str:
+    """``2026年度数字政府建设考核 · 2026年10月 · 得分排名``."""
+    return f"{assessment.name} · {periods.label(period)} · 得分排名"
+
+
+def export_notes(assessment: spec.Assessment, scores: Iterable[SubjectScore], period: str) -> list[str]:
+    """The notes under an export's title: full marks, ties, the comparison, items without data."""
+    full = sum(float(i.weight) for i in assessment.items)
+    notes = [
+        f"满分 {full:g} 分；每项得分 = 权重 × (值 − 底线) / (目标 − 底线)，在 0 与权重之间；"
+        f"名次按得分从高到低，同分并列；较上期与 {periods.label(periods.previous(period))} 比较。"
+    ]
+    if missing_items(scores, period):
+        notes.append("部分考核项本期尚无数据，计 0 分。")
+    return notes
