@@ -28,6 +28,8 @@ sections = {
     "分析": [
         st.Page("pages/rankings.py", title="排名", icon="🏆", url_path="rankings"),
         st.Page("pages/detail.py", title="指标详情", icon="📈", url_path="detail"),
+        st.Page("pages/assess.py", title="指标考核", icon="🎯", url_path="assess"),
+        st.Page("pages/map.py", title="一张图", icon="🗺️", url_path="map"),
     ],
     "处置": [
         st.Page("pages/inbox.py", title="特别呈报", icon="🚨", url_path="inbox"),

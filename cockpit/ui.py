@@ -276,7 +276,7 @@ def region_label(cat: Catalogue, rid: str | None) -> str:
     return "\u3000" * depth + cat.tree.name(rid)
 
 
-def _select(
+def select_bound(
     label: str, options: Sequence[str], wanted: str, key: str, fmt: Any, where: Any, param: str
 ) -> str:
     """A selectbox bound to ``?param=``: the URL wins whenever it changed since the last run.
@@ -311,7 +311,7 @@ def pick_region(
     if not options:
         return None
     value = current if current in options else default_region(cat, scope) or options[0]
-    return _select(label, options, value, key, lambda r: region_label(cat, r), where, key)
+    return select_bound(label, options, value, key, lambda r: region_label(cat, r), where, key)
 
 
 def pick_indicator(
@@ -326,7 +326,7 @@ def pick_indicator(
     def fmt(i: str) -> str:
         return f"{cat.indicators[i].name}（{cat.indicators[i].domain or '其他'}）"
 
-    return _select("指标", ids, value, "indicator", fmt, where, "indicator")
+    return select_bound("指标", ids, value, "indicator", fmt, where, "indicator")
 
 
 def pick_period(
@@ -337,7 +337,7 @@ def pick_period(
     if not opts:
         return None
     value = current if current in opts else opts[0]
-    return _select(
+    return select_bound(
         "期间", opts, value, "period", lambda p: periods.label(p, cumulative=cumulative), where, "period"
     )
 
@@ -415,7 +415,7 @@ def _shown_params() -> dict[str, str | None]:
     A picker writes its choice to the URL during the run, so at the start of
     the run after a change the URL still holds the old value while the
     picker's state holds the new one; the URL wins when it moved itself (a
-    link followed), as in :func:`_select`.
+    link followed), as in :func:`select_bound`.
     """
     params: dict[str, str | None] = {k: st.query_params.get(k) for k in sorted(st.query_params.keys())}
     for k in ("indicator", "region", "period"):

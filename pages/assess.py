@@ -15,7 +15,7 @@ import pandas as pd
 import polars as pl
 import streamlit as st
 
-from cockpit.ui import _select, page_start, pick_period, set_query, view
+from cockpit.ui import page_start, pick_period, select_bound, set_query, view
 from metrics import assess, periods, rankings
 from metrics.access import Scope
 from metrics.catalogue import spec
@@ -118,7 +118,7 @@ if asked is not None and asked not in by_id:
     st.warning(f"考核方案 {asked} 不存在或不在您的权限范围内，已显示默认方案。", icon="🔗")
 
 c1, c2, c3 = st.columns([3, 2, 3], vertical_alignment="bottom")
-aid = _select(
+aid = select_bound(
     "考核方案",
     list(by_id),
     asked if asked in by_id else shown[0].id,
@@ -217,7 +217,7 @@ names = dict(zip(board["代码"].to_list(), board[who].to_list(), strict=True))
 wanted = st.query_params.get("subject")
 if wanted is not None and wanted not in names and not switched:
     st.warning(f"考核对象 {wanted} 不存在或不在您的权限范围内。", icon="🔗")
-subject = _select(
+subject = select_bound(
     f"查看{who}",
     subjects,
     wanted if wanted in names else subjects[0],
