@@ -44,7 +44,9 @@ sections = {
 if scope.is_open or (scope.user and {"audit", "admin"} & set(scope.user.grants)):
     sections["数据"].append(st.Page("pages/audit.py", title="审计日志", icon="🛡️", url_path="audit"))
 # before sign-in (an access block and nobody signed in) the menu is hidden: only the sign-in screen shows
-navigation = st.navigation(sections, position="sidebar" if scope.is_open or scope.user else "hidden")
+navigation = st.navigation(
+    sections, position="sidebar" if scope.is_open or scope.user else "hidden", expanded=True
+)
 # the domain page learns its domain from the navigation entry that ran it
 st.session_state["_domain_pages"] = {p.url_path: p.title for p in domain_pages}
 

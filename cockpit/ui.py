@@ -160,6 +160,8 @@ def page_start(title: str | None = None) -> tuple[Catalogue, Scope, Data]:
 
 PHONE_CSS = """
 <style>
+/* Chart labels never catch the pointer: a click on a region's name on the map selects the region. */
+[data-testid="stVegaLiteChart"] g.mark-text { pointer-events: none; }
 /* Phones (the 小屏 where 特别呈报 links land): smaller headings; counters two to a row, not one. */
 @media (max-width: 640px) {
   h1 { font-size: 1.6rem !important; }

@@ -359,3 +359,78 @@ def test_every_page_opens_in_chromium(server, tab: Tab, path: str) -> None:
     )
     no_exception(p)
     assert not tab.errors, tab.errors
+
+
+# ----------------------------------------------------------------------------- 一张图 and 指标考核
+
+GEOSHAPE = '[data-testid="stVegaLiteChart"] g.mark-shape path'
+
+
+def test_map_draws_the_counties_and_a_click_drills_down(server, tab: Tab) -> None:
+    p = tab.page
+    p.goto(f"{server.url}/map?indicator=online_rate&period=2026-10")
+    p.wait_for_selector(GEOSHAPE, timeout=LOAD_TIMEOUT_MS)
+    p.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && document.fonts.status === 'loaded'",
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    p.wait_for_timeout(500)
+    no_exception(p)
+    shapes = p.locator(GEOSHAPE)
+    assert shapes.count() >= 8  # the city's 8 districts and counties
+    save_screenshot(p, "map-1920.png")
+    # 海港区 (130302) has towns: clicking its shape draws them
+    haigang = p.locator(GEOSHAPE + '[aria-label*="海港区"]')
+    assert haigang.count() == 1
+    haigang.hover()  # on its name, too: labels never catch the pointer
+    p.wait_for_timeout(300)
+    assert "海港区" in p.locator("#vg-tooltip-element").inner_text()
+    haigang.click()
+    p.wait_for_function("() => location.href.includes('region=130302')", timeout=LOAD_TIMEOUT_MS)
+    p.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=LOAD_TIMEOUT_MS
+    )
+    p.wait_for_timeout(800)
+    assert p.locator(GEOSHAPE).count() == 3  # its three towns
+    assert not tab.errors, tab.errors
+
+
+def test_map_and_scoreboard_at_390px(server, chromium) -> None:
+    tab = Tab(chromium, 390, 844)
+    try:
+        p = tab.page
+        for url, name, sel in (
+            ("/map?indicator=online_rate&period=2026-10", "map-390.png", GEOSHAPE),
+            ("/assess", "assess-390.png", '[data-testid="stDataFrame"]'),
+        ):
+            p.goto(server.url + url)
+            p.wait_for_selector(sel, timeout=LOAD_TIMEOUT_MS)
+            p.wait_for_function(
+                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=LOAD_TIMEOUT_MS
+            )
+            p.wait_for_timeout(500)
+            no_exception(p)
+            widths = p.evaluate(
+                """() => [document.documentElement.scrollWidth,
+                          document.querySelector('[data-testid="stMain"]').scrollWidth]"""
+            )
+            assert max(widths) <= 390, (url, widths)
+            save_screenshot(p, name)
+        assert not tab.errors, tab.errors
+    finally:
+        tab.close()
+
+
+def test_scoreboard_in_chromium(server, tab: Tab) -> None:
+    p = tab.page
+    p.goto(f"{server.url}/assess")
+    p.wait_for_selector('[data-testid="stDataFrame"]', timeout=LOAD_TIMEOUT_MS)
+    p.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && document.fonts.status === 'loaded'",
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    p.wait_for_timeout(500)
+    no_exception(p)
+    assert "数字政府建设考核" in p.locator('[data-testid="stMain"]').inner_text()
+    assert not tab.errors, tab.errors
+    save_screenshot(p, "assess-1920.png")
