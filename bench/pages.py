@@ -38,10 +38,13 @@ PAGES = [
     ("一屏总览", None),
     ("排名", "pages/rankings.py"),
     ("指标详情", "pages/detail.py"),
+    ("指标考核", "pages/assess.py"),
+    ("一张图", "pages/map.py"),
     ("特别呈报", "pages/inbox.py"),
     ("数据通报", "pages/bulletins.py"),
     ("指标目录", "pages/catalogue.py"),
     ("数据健康", "pages/health.py"),
+    ("数据填报", "pages/forms.py"),
 ]
 GOAL_WARM_MS, GOAL_COLD_S = 300, 3.0
 TRIVIAL = 'import streamlit as st\nst.title("参考页")\nst.metric("参考", 1)\n'
