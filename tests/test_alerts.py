@@ -677,3 +677,77 @@ def test_form_reminders_go_to_the_reporters_channel_once(tmp_path, env, servers)
     assert "东区" in json.dumps(pushed[0].json(), ensure_ascii=False)
     assert run(cat, now=overdue + dt.timedelta(hours=1), sleep=no_sleep).events == []
     assert len(http.requests_to("/zhang")) == 1
+
+
+def test_form_reminders_reach_the_real_smtp_and_webhook_receivers_once_per_kind(
+    tmp_path, env, servers
+) -> None:
+    """due_soon two days before the due day, overdue after it: each once, by mail and by webhook."""
+    smtp, http = servers
+    write_data(tmp_path, {"101": [95, 96, 95], "102": [92, 93, 94]})  # all green: no alert pushes
+    cfg = write_config(tmp_path, smtp, http)
+    zhang_mail = (
+        f"  zhang_mail: {{type: email, host: 127.0.0.1, port: {smtp.port}, sender: cockpit@test.cn,"
+        " to: [zhang@test.cn], user: zhang}\n"
+    )
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace("  s: {type: csv, path: data.csv}\n", "  s: {type: csv, path: data.csv}\n" + FORM)
+    text = text.replace("channels:\n", "channels:\n" + zhang_mail)
+    cfg.write_text(text, encoding="utf-8")
+    cat = load(cfg)
+    from metrics.forms import FormStore, RawRow, import_rows
+
+    september = [RawRow(None, "2026-09", r, {"visits": 3}) for r in ("101", "102")]
+    stored = import_rows(
+        cat, FormStore.for_catalogue(cat), "f", september, user="t", now=dt.datetime(2026, 10, 4)
+    )
+    assert stored.ok, stored.errors  # September is in: only October's reminders are left
+
+    def pushes(report) -> list[tuple[str, str]]:
+        return sorted((d.key, d.channel) for d in report.deliveries if d.outcome == "sent")
+
+    # 2026-10 is due on 2026-11-05: 11-02 is three days before, too early for anything
+    assert run(cat, now=dt.datetime(2026, 11, 2, 9, 0), sleep=no_sleep).deliveries == []
+    assert smtp.messages == [] and http.requests == []
+
+    # 11-03, two days before: one due_soon reminder for 东区 (101) to zhang's mail and robot
+    soon = run(cat, now=dt.datetime(2026, 11, 3, 9, 0), sleep=no_sleep)
+    key = "form:f:2026-10:101:due_soon"
+    assert pushes(soon) == [(key, "zhang_mail"), (key, "zhang_robot")], soon.deliveries
+    assert soon.exit_code == 0
+    [mail] = smtp.wait_for_messages(1)
+    assert mail.rcpt_tos == ["zhang@test.cn"]
+    assert "【填报提醒】区县月度填报 2026年10月 · 东区" in mail.subject
+    assert "还有 2 天" in mail.text()
+    assert "http://cockpit.test/forms?form=f&period=2026-10&region=101" in mail.text()
+    [hook] = http.requests_to("/zhang")
+    body = json.dumps(hook.json(), ensure_ascii=False)
+    assert "【填报提醒】" in body and "东区" in body and "region=101" in body
+    assert "西区" not in body  # 102 is outside zhang's scope
+    assert http.requests_to("/ding") == []  # a channel without a user gets no reminders
+    assert all("mayor@test.cn" not in m.rcpt_tos for m in smtp.messages)
+
+    # the same day again, and the due day itself: due_soon was sent, nothing more
+    m, s = http.mark(), smtp.mark()
+    for t in (dt.datetime(2026, 11, 3, 18, 0), dt.datetime(2026, 11, 5, 9, 0)):
+        again = run(cat, now=t, sleep=no_sleep)
+        assert again.events == [] and again.deliveries == [], t
+    assert http.requests_since(m) == [] and smtp.messages_since(s) == []
+
+    # 11-06, the day after: the overdue reminder, a new key, once on each channel
+    late = run(cat, now=dt.datetime(2026, 11, 6, 9, 0), sleep=no_sleep)
+    key = "form:f:2026-10:101:overdue"
+    assert pushes(late) == [(key, "zhang_mail"), (key, "zhang_robot")], late.deliveries
+    [mail] = smtp.wait_for_messages(1, mark=s)
+    assert "【填报逾期】区县月度填报 2026年10月 · 东区" in mail.subject and "已过 1 天" in mail.text()
+    [hook] = http.requests_since(m)
+    assert hook.path == "/zhang" and "【填报逾期】" in json.dumps(hook.json(), ensure_ascii=False)
+
+    # a second run, and the next day's: nothing is pushed again
+    m, s = http.mark(), smtp.mark()
+    for t in (dt.datetime(2026, 11, 6, 10, 0), dt.datetime(2026, 11, 7, 9, 0)):
+        again = run(cat, now=t, sleep=no_sleep)
+        assert again.events == [] and again.deliveries == [], t
+    time.sleep(0.2)
+    assert http.requests_since(m) == [] and smtp.messages_since(s) == []
+    assert len(smtp.messages) == 2 and len(http.requests_to("/zhang")) == 2

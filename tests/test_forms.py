@@ -635,3 +635,140 @@ def load_catalogue_text(text: str):  # noqa: ANN201
 def test_scope_helper_used_by_reminders_is_the_access_one(cfg: Path) -> None:
     cat = load_catalogue(cfg)
     assert scope_for(cat, "zhang").sees_region("130302001")
+
+
+# ----------------------------------------------------------------- the page's submit path in AppTest
+
+
+def open_demo_config(tmp_path: Path) -> Path:
+    """The test city without its access block and channel users: the page acts as the open demo."""
+    text = CONFIG.split("access:")[0] + "sources:" + CONFIG.split("\nsources:")[1]
+    for user in ("zhang", "wang", "zhao"):
+        text = text.replace(f", user: {user}", "")
+    folder = tmp_path / "open"
+    folder.mkdir()
+    return write(folder / "indicators.yaml", text)
+
+
+def test_forms_page_reporter_submits_through_the_editor_and_the_board_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reporter's real submit path: the editor's edit state (what the browser sends), then 提交.
+
+    AppTest cannot type into ``st.data_editor``; a keyed editor's state is seeded on
+    ``at.session_state[key]`` as Streamlit stores it (``edited_rows`` by row position),
+    and the page then reads the edited frame exactly as after a browser edit.
+    """
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from metrics import periods
+    from metrics.forms import board, reporting_period
+
+    cfg = open_demo_config(tmp_path)
+    cat = load_catalogue(cfg)
+    form = get_form(cat, "county_monthly")
+    store = FormStore.for_catalogue(cat)
+    reps = {r.id: r for r in reporters(cat, form)}
+    # the page runs on the real clock: the open month (due next month, so a submission now is on
+    # time) and the last ended month, where 海港区 reported on the due day and 山海关区 two days late
+    today = dt.date.today()
+    open_p = periods.to_period(today, "month")
+    closed = reporting_period(form, today)
+    due = due_date(form, closed)
+    for region, at_time in (("130302", dt.time(9, 0)), ("130303", dt.time(10, 0))):
+        when = dt.datetime.combine(due + dt.timedelta(days=0 if region == "130302" else 2), at_time)
+        row = RawRow(None, closed, region, {"visits": 10, "solved": 4})
+        assert import_rows(cat, store, "county_monthly", [row], user="tb", now=when).ok
+
+    def edits(**values: object) -> dict:
+        return {"edited_rows": {0: values}, "added_rows": [], "deleted_rows": []}
+
+    def statuses(at: AppTest) -> dict[str, str]:
+        table = next(d.value for d in at.dataframe if "代码" in d.value.columns)
+        return dict(zip(table["代码"], table["状态"], strict=True))
+
+    monkeypatch.setenv("COCKPIT_CONFIG", str(cfg))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(str(REPO_ROOT / "pages" / "forms.py"), default_timeout=60)
+        at.query_params["period"] = open_p
+        at.query_params["region"] = "130304"  # a reminder's link: opens as that reporter
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert at.subheader[0].value == f"北戴河区 · 区县月度填报 · {periods.label(open_p)}"
+        assert "状态：**未填报**" in " ".join(m.value for m in at.markdown)
+        [editor] = at.data_editor
+        assert editor.editing_mode == "fixed" and list(editor.value.columns) == [
+            "visits",
+            "solved",
+            "level",
+            "note",
+        ]
+        assert at.session_state[editor.key] == {"edited_rows": {}, "added_rows": [], "deleted_rows": []}
+
+        # a bad row: the form's check, in Chinese, under the editor as it is edited
+        at.session_state[editor.key] = edits(visits=12, solved=20)
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert [e.value for e in at.error] == [
+            "请更正以下问题后再提交：\n\n- **解决问题数**：解决问题数不能大于走访企业数"
+        ]
+        at.button(key="forms_submit").click().run()  # and again on 提交: nothing is stored
+        assert "无法提交：\n\n- **解决问题数**：解决问题数不能大于走访企业数" in [e.value for e in at.error]
+        assert at.success == []
+        assert store.get("county_monthly", open_p, reps["130304"]) is None
+        assert store.history("county_monthly", open_p) == []
+
+        # the corrected row goes in through the page's own import, as this reporter
+        at.session_state[editor.key] = edits(visits=12, solved=5, level="好", note="已核")
+        at.run()
+        assert at.error == []
+        at.button(key="forms_submit").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert [s.value for s in at.success] == [f"北戴河区 {periods.label(open_p)} 已提交。"]
+        sub = store.get("county_monthly", open_p, reps["130304"])
+        assert sub is not None and sub.status == "submitted" and sub.submitted_by == "demo"
+        assert sub.values == {"visits": 12, "solved": 5, "level": "好", "note": "已核"}
+        assert [(c.action, c.origin) for c in store.history("county_monthly", open_p)] == [("submit", "page")]
+        assert at.button(key="forms_submit").label == "提交修改"  # a revision from now on
+        assert "状态：**已提交**" in " ".join(m.value for m in at.markdown)
+        [fresh] = at.data_editor  # a new editor over the stored row (the store's fingerprint moved)
+        assert fresh.key != editor.key and fresh.value.iloc[0]["visits"] == 12
+
+        # the city's view of the open month: 北戴河区 已报, the others 未报
+        at.segmented_control(key="forms_role").set_value("完成情况（市级）").run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert statuses(at) == {"130302": "❌ 未报", "130303": "❌ 未报", "130304": "✅ 已报"}
+        assert {m.label: m.value for m in at.metric} == {
+            "已报": "1",
+            "逾期": "0",
+            "未报": "2",
+            "填报单位": "3",
+        }
+
+        # the last ended month: on time, late and missing, per region, and in the six-period board
+        at.selectbox(key="pick_form_period").set_value(closed).run()
+        assert not at.exception, [e.message for e in at.exception]
+        want = {"130302": "✅ 已报", "130303": "⚠️ 逾期", "130304": "❌ 未报"}
+        assert statuses(at) == want
+        assert {m.label: m.value for m in at.metric} == {
+            "已报": "1",
+            "逾期": "1",
+            "未报": "1",
+            "填报单位": "3",
+        }
+        six = next(
+            d.value for d in at.dataframe if "单位" in d.value.columns and "代码" not in d.value.columns
+        )
+        column = periods.label(closed)
+        assert dict(zip(six["单位"], six[column], strict=True)) == {reps[k].name: v for k, v in want.items()}
+        assert [s.status for s in board(cat, store, "county_monthly", [closed])[closed]] == [
+            "submitted",
+            "late",
+            "missing",
+        ]
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
