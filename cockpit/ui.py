@@ -349,15 +349,19 @@ def domain_slug(domain: str) -> str:
     return "domain-" + hashlib.sha1(domain.encode("utf-8")).hexdigest()[:6]
 
 
-@st.cache_data(ttl=600, show_spinner="正在预测年底走势…")
 def cached_outlooks(region: str | None) -> list[tuple[str, str, float | None, str]]:
     """(indicator, name, probability of reaching the target, sentence) for the overview's key indicators.
 
-    Cached per region; the scope does not enter the key because a region is
-    only ever asked for after the page checked it against the scope.
+    Within the signed-in user's scope (its domains too), cached per region and user.
     """
+    scope = current_scope(_catalogue())
+    return _outlooks(region, scope.user.id if scope.user is not None else "", scope)
+
+
+@st.cache_data(ttl=600, show_spinner="正在预测年底走势…")
+def _outlooks(region: str | None, user: str, _scope: Scope) -> list[tuple[str, str, float | None, str]]:
     cat = _catalogue()
-    out = views.outlooks(cat, data().rows, OPEN, region=region)
+    out = views.outlooks(cat, data().rows, _scope, region=region)
     return [(ind.id, ind.name, o.probability, o.explanation) for ind, o in out]  # type: ignore[attr-defined]
 
 

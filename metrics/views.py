@@ -145,9 +145,12 @@ def status_counts(
 ) -> dict[str, int]:
     """How many indicators are red / yellow / green at their latest period, for one region (default: the top)."""
     region = region or top_region(cat, scope)
+    seen = [i.id for i in cat.config.indicators if scope.sees_indicator(i)]  # the user's domains only
     latest = (
         scope.filter_rows(rows)
-        .filter((pl.col("region") == region) & pl.col("department").is_null())
+        .filter(
+            (pl.col("region") == region) & pl.col("department").is_null() & pl.col("indicator").is_in(seen)
+        )
         .sort("period")
         .group_by("indicator")
         .last()
@@ -158,7 +161,10 @@ def status_counts(
 
 def movers(cat: Catalogue, rows: pl.DataFrame, scope: Scope, n: int = 5) -> pl.DataFrame:
     """The largest 同比 moves among regions at each indicator's latest period."""
-    rows = scope.filter_rows(rows).filter(pl.col("department").is_null() & pl.col("yoy").is_not_null())
+    seen = [i.id for i in cat.config.indicators if scope.sees_indicator(i)]  # the user's domains only
+    rows = scope.filter_rows(rows).filter(
+        pl.col("department").is_null() & pl.col("yoy").is_not_null() & pl.col("indicator").is_in(seen)
+    )
     latest = rows.group_by("indicator").agg(pl.col("period").max().alias("__last"))
     cur = rows.join(latest, on="indicator").filter(pl.col("period") == pl.col("__last"))
     names = {i.id: i.name for i in cat.config.indicators}

@@ -92,9 +92,25 @@ def other_bulletin() -> None:
     set_query(period=None, region=None)
 
 
+def readable(b: Any) -> bool:
+    """A declared bulletin the user can open: a region of theirs within its region, a domain of theirs among its.
+
+    Any other is not offered, and typed as ``?bulletin=`` it reads as unknown: its name (西区月报)
+    would name a region, or a domain, outside the scope.
+    """
+    tree = cat.tree
+    region_ok = (
+        tree is None
+        or b.region is None
+        or b.region not in tree
+        or any(scope.sees_region(r) for r in tree.subtree(b.region))
+    )
+    return region_ok and (scope.domains is None or b.domains is None or bool(scope.domains & set(b.domains)))
+
+
 cat, scope, data = page_start("数据通报")
 v = view(cat, scope, data.rows)
-declared = {b.id: b for b in cat.config.bulletins}
+declared = {b.id: b for b in cat.config.bulletins if readable(b)}
 user_id = scope.user.id if scope.user is not None else None
 
 # ---------------------------------------------------------------- pickers
