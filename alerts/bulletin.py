@@ -544,6 +544,10 @@ def build_bulletin(
             if ind_id in grains and not any(why in e for e in errors):
                 errors.append(f"ERROR: indicator '{ind_id}': {why}")
     rows = scope.filter_rows(res.rows) if res else pl.DataFrame()
+    if rows.height:  # small groups of 敏感 sources are never shown (issue 6): their values go blank
+        from metrics.masking import suppress_small
+
+        rows = suppress_small(rows, cat, scope).drop("suppressed", "suppressed_text")
 
     own = plan.region
     children: tuple[str, ...] = tree.children(own) if tree is not None and own is not None else ()

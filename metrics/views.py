@@ -85,7 +85,9 @@ def cards(
 
     ``region`` defaults to the scope's top; a region outside the scope shows nothing.
     """
-    rows = scope.filter_rows(rows)
+    from .masking import suppress_small
+
+    rows = suppress_small(scope.filter_rows(rows), cat, scope)  # small groups of 敏感 sources stay hidden
     region = region or top_region(cat, scope)
     out = []
     for ind in key_indicators(cat):
@@ -162,7 +164,9 @@ def status_counts(
 def movers(cat: Catalogue, rows: pl.DataFrame, scope: Scope, n: int = 5) -> pl.DataFrame:
     """The largest 同比 moves among regions at each indicator's latest period."""
     seen = [i.id for i in cat.config.indicators if scope.sees_indicator(i)]  # the user's domains only
-    rows = scope.filter_rows(rows).filter(
+    from .masking import suppress_small
+
+    rows = suppress_small(scope.filter_rows(rows), cat, scope).filter(
         pl.col("department").is_null() & pl.col("yoy").is_not_null() & pl.col("indicator").is_in(seen)
     )
     latest = rows.group_by("indicator").agg(pl.col("period").max().alias("__last"))
