@@ -165,10 +165,11 @@ def write_config(out: Path, parquet: Path) -> tuple[Path, list[str]]:
             ids.add(ind["id"])
     order = {ind["id"]: k for k, ind in enumerate(doc["indicators"])}
     kept.sort(key=lambda ind: order[ind["id"]])
+    kept = [{k: v for k, v in ind.items() if k != "alerts"} for ind in kept]  # no channels here
     bench = {
         "version": doc["version"],
         "site": doc.get("site", {}),
-        "org": doc["org"],
+        "org": {k: v for k, v in doc["org"].items() if k != "geojson"},
         "sources": {SOURCE: {**doc["sources"][SOURCE], "path": parquet.name}},
         "indicators": kept,
     }
