@@ -29,7 +29,11 @@ class Store:
     def _key(self, con: Connector, sql: str) -> str | None:
         if not self.enabled:
             return None
-        if getattr(con, "dialect", "") != "duckdb" and not getattr(con, "updated_column", None):
+        # DuckDB's own files and Spark's local files have a size-and-mtime fingerprint; a database
+        # source is cached only with an updated_column (a revised row would not change a count)
+        if getattr(con, "dialect", "") not in ("duckdb", "spark") and not getattr(
+            con, "updated_column", None
+        ):
             return None
         try:
             fp = con.fingerprint()
