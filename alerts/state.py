@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from metrics.sqlite import immediate
+
 SCHEMA_VERSION = 2
 
 SCHEMA = """
@@ -199,16 +201,7 @@ def _migrate(con: sqlite3.Connection, version: int) -> None:
         con.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
 
-@contextlib.contextmanager
-def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    else:
-        con.execute("COMMIT")
+transaction = immediate  # BEGIN IMMEDIATE … COMMIT / ROLLBACK (metrics.sqlite)
 
 
 @contextlib.contextmanager

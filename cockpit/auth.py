@@ -46,6 +46,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from metrics.access import Scope
 from metrics.catalogue import spec
 from metrics.catalogue.load import Catalogue
+from metrics.sqlite import immediate
 
 MIN_PASSWORD_LENGTH = 8
 # The scope of a visitor who has not signed in yet: no region, so no row of any indicator.
@@ -247,13 +248,8 @@ class AccountStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         con = self._connect()
         try:
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(con):
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
         finally:
             con.close()
 

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .sqlite import immediate
+
 KINDS = (
     "sign_in",
     "sign_in_failed",
@@ -255,22 +257,15 @@ def record(
     who = str(user) if user else DEMO_USER
     text = _canonical(_clean({k: v for k, v in details.items()}))
     path = log_path(where)
-    with _connect(path) as con:
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            last = con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            seq = (last["seq"] + 1) if last else 1
-            prev = last["hash"] if last else GENESIS
-            h = entry_hash(prev, seq, at, at_local, who, kind, text)
-            con.execute(
-                "INSERT INTO audit (seq, at, at_local, user, kind, details, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, at, at_local, who, kind, text, prev, h),
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
+    with _connect(path) as con, immediate(con):
+        last = con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq = (last["seq"] + 1) if last else 1
+        prev = last["hash"] if last else GENESIS
+        h = entry_hash(prev, seq, at, at_local, who, kind, text)
+        con.execute(
+            "INSERT INTO audit (seq, at, at_local, user, kind, details, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at, at_local, who, kind, text, prev, h),
+        )
     return Entry(seq, at, at_local, who, kind, json.loads(text), prev, h)
 
 

@@ -40,6 +40,7 @@ from . import periods
 from .catalogue import spec
 from .catalogue.expressions import ExpressionError, check_where, render
 from .catalogue.problems import did_you_mean
+from .sqlite import immediate
 
 if TYPE_CHECKING:
     import polars as pl
@@ -694,13 +695,8 @@ class FormStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         con = self._connect()
         try:
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(con):
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
         finally:
             con.close()
 
