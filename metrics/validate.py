@@ -61,4 +61,7 @@ def check_sources(cat: Catalogue, skip: set[str] | None = None) -> tuple[list[Pr
                         )
                     )
         con.close()
+    geojson = cat.config.org.geojson
+    if geojson and not cat.resolve(geojson).is_file():  # the map's polygons (一张图)
+        problems.append(cat.problem(("org", "geojson"), f"file not found: {geojson}"))
     return problems, warnings

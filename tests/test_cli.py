@@ -655,3 +655,23 @@ def test_as_applies_to_the_table_too(city: Path) -> None:
     assert "海港区" in r.stdout and "东山街道" in r.stdout
     for outside in ("示范市", "山海关区", "市公安局", "市政务服务管理办公室"):
         assert outside not in r.stdout, outside
+
+
+def test_validate_names_a_missing_map_file(tmp_path) -> None:
+    (tmp_path / "d.csv").write_text("month,v\n2026-01-01,1\n", encoding="utf-8")
+    cfg = tmp_path / "indicators.yaml"
+    cfg.write_text(
+        "version: 1\n"
+        "org:\n"
+        '  regions: {id: "1", name: 测试市}\n'
+        "  geojson: maps/regions.geojson\n"
+        "sources:\n"
+        "  s: {type: csv, path: d.csv}\n"
+        "indicators:\n"
+        "  - {id: v, name: 值, source: s, time: {column: month, grain: month}, measure: {type: sum, column: v}}\n",
+        encoding="utf-8",
+    )
+    p = run_cli("validate", "--config", cfg)
+    assert p.returncode == 2, p.stderr
+    assert "geojson" in p.stderr and "file not found: maps/regions.geojson" in p.stderr
+    assert ":4:" in p.stderr  # the line of org.geojson
