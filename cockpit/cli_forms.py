@@ -189,18 +189,7 @@ def _staff(cat: Any, as_user: str | None) -> str:
 @_guard
 def lock_cmd(config: str, form_id: str, period: str, reason: str | None, as_user: str | None) -> int:
     """Lock a period: its rows can no longer change until it is reopened."""
-    from metrics.forms import FormError
-
-    cat = _load(config)
-    form = _form(cat, form_id)
-    p = _period(form, period)
-    user = _staff(cat, as_user)
-    try:
-        _store(cat).lock(form_id, p, user=user, now=_now(None), reason=reason)
-    except FormError as e:
-        raise Abort(EXIT_INVALID, [f"ERROR: {e}"]) from None
-    click.echo(f"OK: form '{form_id}' {p} locked")
-    return EXIT_OK
+    return _lock_or_reopen(config, form_id, period, reason, as_user, "lock")
 
 
 @forms.command("reopen")
@@ -212,17 +201,23 @@ def lock_cmd(config: str, form_id: str, period: str, reason: str | None, as_user
 @_guard
 def reopen_cmd(config: str, form_id: str, period: str, reason: str, as_user: str | None) -> int:
     """Reopen a locked period, with a reason."""
+    return _lock_or_reopen(config, form_id, period, reason, as_user, "reopen")
+
+
+def _lock_or_reopen(
+    config: str, form_id: str, period: str, reason: str | None, as_user: str | None, action: str
+) -> int:
+    """``forms lock`` and ``forms reopen``: the staff's check, then the store's ``lock``/``reopen``."""
     from metrics.forms import FormError
 
     cat = _load(config)
-    form = _form(cat, form_id)
-    p = _period(form, period)
+    p = _period(_form(cat, form_id), period)
     user = _staff(cat, as_user)
     try:
-        _store(cat).reopen(form_id, p, user=user, now=_now(None), reason=reason)
+        getattr(_store(cat), action)(form_id, p, user=user, now=_now(None), reason=reason)
     except FormError as e:
         raise Abort(EXIT_INVALID, [f"ERROR: {e}"]) from None
-    click.echo(f"OK: form '{form_id}' {p} reopened")
+    click.echo(f"OK: form '{form_id}' {p} {'locked' if action == 'lock' else 'reopened'}")
     return EXIT_OK
 
 
