@@ -30,7 +30,9 @@ def open_source(
     kind = settings.type
     numeric = numeric or set()
     if kind == "parquet":
-        return embedded.ParquetConnector(source_id, resolve(settings.path), label_of(settings.path)).open()
+        con = embedded.ParquetConnector(source_id, resolve(settings.path), label_of(settings.path))
+        con.partition = settings.partition
+        return con.open()
     if kind == "csv":
         return embedded.CsvConnector(
             source_id,

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from .base import ColumnInfo, SourceError, SourceNotes, kind_of
+from .partitions import Partitions, hive_partitions
 
 _LOCK = threading.RLock()
 _CON: duckdb.DuckDBPyConnection | None = None
@@ -134,6 +135,12 @@ class _FileConnector(EmbeddedConnector):
 
 
 class ParquetConnector(_FileConnector):
+    partition: str | None = None  # the declared partition column (None: found by itself, if any)
+
+    def partitions(self) -> Partitions | None:
+        """Hive partitions of a folder, each with its fingerprint (see connectors.partitions)."""
+        return hive_partitions(self.path, self.partition, file_fingerprint)
+
     def _create(self, con: duckdb.DuckDBPyConnection) -> None:
         self._check_exists()
         target = str(self.path / "**" / "*.parquet") if self.path.is_dir() else str(self.path)

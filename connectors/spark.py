@@ -46,6 +46,7 @@ import polars as pl
 
 from .base import ColumnInfo, Connector, SourceError, SourceNotes, kind_of
 from .embedded import _files, file_fingerprint
+from .partitions import Partitions, hive_partitions
 
 # pyspark warns that it has not caught up with pandas 3 even when pandas is never used (toArrow)
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
@@ -324,6 +325,7 @@ class SparkData:
     local_path: Path | None  # a local file or folder, for the fingerprint
     format: str
     options: tuple[tuple[str, str], ...]
+    partition: str | None = None  # the declared hive partition column of a local folder
 
 
 class SparkConnector:
@@ -436,6 +438,12 @@ class SparkConnector:
             )
         return frame
 
+    def partitions(self) -> Partitions | None:
+        """Hive partitions of a local folder, each with its fingerprint; tables and remote paths: none."""
+        if self.data.local_path is None:
+            return None
+        return hive_partitions(self.data.local_path, self.data.partition, file_fingerprint)
+
     def fingerprint(self) -> str:
         """Files: their sizes and modification times. Tables and remote files: none (not cached)."""
         if self.data.local_path is not None:
@@ -500,6 +508,6 @@ def open_spark(
         if "://" not in path and remote is None:
             local = resolve(path)
             path = str(local)
-        data = SparkData(None, path, local, fmt, tuple(sorted(options.items())))
+        data = SparkData(None, path, local, fmt, tuple(sorted(options.items())), settings.partition)
         label = label_of(str(settings.path))
     return SparkConnector(source_id, label, data, master, remote, dict(settings.conf), numeric).open()

@@ -18,15 +18,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
 from sqlglot import exp
 
 from connectors import Connector, SourceError, open_source
+from connectors.partitions import Partitions
 
-from . import periods
+from . import increment, periods
 from .catalogue import spec
 from .catalogue.expressions import check_formula
 from .catalogue.load import Catalogue
@@ -84,6 +85,8 @@ class Result:
     failed: dict[str, str] = field(default_factory=dict)  # indicator id → why
     stale: dict[str, str] = field(default_factory=dict)  # source id → why
     latest: dict[str, str] = field(default_factory=dict)  # source id → latest period
+    # source id → what an incremental compute read from its partitions (metrics.increment)
+    refresh: dict[str, increment.Refresh] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -189,7 +192,11 @@ class Engine:
         self.tree = cat.tree
         self.root = cat.root
         self.store = Store(cat.state_dir) if use_store else None
+        self.parts_store = increment.PartStore(cat.state_dir) if self.store and self.store.enabled else None
         self._keys: dict[tuple[str, str, str], list[object]] = {}
+        # partitioned sources (read partition by partition) and which partitions hold each time key
+        self._parts: dict[str, Partitions] = {}
+        self._holders: dict[tuple[str, str, str], dict[object, set[str | None]]] = {}
 
     def compute(self, ids: Iterable[str] | None = None, period: str | None = None) -> Result:
         cat = self.cat
@@ -238,6 +245,19 @@ class Engine:
             return
         res.warnings.extend(con.notes.warnings)
         qb = QueryBuilder(con.columns(), con.dialect)
+        if self.parts_store is not None and hasattr(con, "partitions"):
+            try:
+                parts = con.partitions()
+            except SourceError as e:
+                res.errors.append(str(cat.problem(("sources", source_id, e.field or "partition"), e.message)))
+                for inds in by_key.values():
+                    for ind in inds:
+                        res.failed[ind.id] = e.message
+                con.close()
+                return
+            if parts is not None and qb.real(parts.column) in qb.columns:
+                self._parts[source_id] = parts
+                res.refresh[source_id] = increment.Refresh(parts.column)
         latest: list[str] = []
         unknown_codes: dict[tuple[str, str | None], int] = defaultdict(int)
         for (time_col, grain, region_col, dept_col), inds in by_key.items():
@@ -327,6 +347,24 @@ class Engine:
             self.store.put(con, sql, frame)
         return frame
 
+    def _by_period(
+        self,
+        con: Connector,
+        ind: spec.Indicator,
+        build: Callable[[list[tuple[object, str]], Sequence[str | None] | None], str],
+        pmap: list[tuple[object, str]],
+        res: Result,
+    ) -> pl.DataFrame:
+        """A per-period query (medians, distinct counts): by partition when the source has them."""
+        assert ind.time is not None
+        parts = self._parts.get(con.source_id)
+        holders = self._holders.get((con.source_id, ind.time.column, ind.time.grain))
+        if parts is None or holders is None or self.parts_store is None:
+            return self._fetch(con, build(pmap, None))
+        return increment.by_period(
+            self.parts_store, con, parts, build, pmap, holders, dt.datetime.now(), res.refresh[con.source_id]
+        )
+
     def _partials(
         self,
         con: Connector,
@@ -343,8 +381,24 @@ class Engine:
             for c in components_of(ind).values():
                 if c.decomposable and c not in comps:
                     comps.append(c)
-        sql = render_for(qb.partials(time_col, grain, region_col, dept_col, comps), con.relation())
-        raw = self._fetch(con, sql)
+        raw = None
+        parts = self._parts.get(con.source_id)
+        if parts is not None and self.parts_store is not None:
+
+            def build(only: Sequence[str | None] | None) -> str:
+                sql = qb.partials(time_col, grain, region_col, dept_col, comps, parts, only)
+                return render_for(sql, con.relation())
+
+            try:
+                raw = increment.partials(
+                    self.parts_store, con, parts, build, dt.datetime.now(), res.refresh[con.source_id]
+                )
+                self._holders[(con.source_id, time_col, grain)] = increment.key_partitions(raw)
+            except increment.Mismatch:
+                raw = None
+        if raw is None:
+            sql = render_for(qb.partials(time_col, grain, region_col, dept_col, comps), con.relation())
+            raw = self._fetch(con, sql)
         # integer sums come back as DECIMAL(38,0) from DuckDB and NUMERIC from PostgreSQL: use doubles
         raw = raw.with_columns(
             [pl.col(f"c{i}").cast(pl.Float64) for i in range(len(comps))] + [pl.col("__n").cast(pl.Int64)]
@@ -375,7 +429,8 @@ class Engine:
                 f"{con.label}: source '{con.source_id}': {time_col}: {n} records with no usable date skipped{example}"
             )
         # a fixed order, so sums of doubles come out the same bits on every run
-        raw = raw.filter(pl.col("period").is_not_null()).sort(["period", "r", "d"], nulls_last=False)
+        order = ["period", "r", "d", *(["__part"] if "__part" in raw.columns else [])]
+        raw = raw.filter(pl.col("period").is_not_null()).sort(order, nulls_last=False)
         aggs = [pl.col("__n").sum()]
         for i, c in enumerate(comps):
             col = pl.col(f"c{i}")
@@ -463,7 +518,7 @@ class Engine:
             frames.append(depts)
         # holistic aggregates (median, count_distinct) run in the source
         if hol:
-            extra_r, extra_d = self._holistic(ind, con, qb, part, hol, region_on)
+            extra_r, extra_d = self._holistic(ind, con, qb, part, hol, region_on, res)
             frames[0] = frames[0].join(extra_r, on=["period", "region"], how="left")
             if ind.department:
                 frames[1] = frames[1].join(extra_d, on=["period", "department"], how="left")
@@ -488,6 +543,7 @@ class Engine:
         part: pl.DataFrame,
         hol: dict[str, Component],
         region_on: bool,
+        res: Result,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         assert ind.time is not None
         grain = ind.time.grain
@@ -512,7 +568,7 @@ class Engine:
                 pmap.append((k, p))
         comps = [(_comp_name(c), c) for c in hol.values()]
         if pmap and region_on and ind.rollup == "sum" and qb.dialect in MEDIAN_DIALECTS:
-            return self._holistic_levels(ind, con, qb, comps, pmap)
+            return self._holistic_levels(ind, con, qb, comps, pmap, res)
         if not pmap:
             cols = {a: pl.Float64 for a, _ in comps}
             return (
@@ -523,10 +579,15 @@ class Engine:
         if region_on:
             nm = self._node_map(ind.rollup)
             node_pairs = list(zip(nm["r"].to_list(), nm["node"].to_list(), strict=True))
-        sql = qb.holistic(
-            ind.time.column, grain, ind.region if region_on else None, comps, pmap, node_pairs, self.root
-        )
-        reg = self._fetch(con, render_for(sql, con.relation())).rename({"node": "region"})
+        parts = self._parts.get(con.source_id)
+        time_col = ind.time.column
+
+        def build_reg(pm: list[tuple[object, str]], only: Sequence[str | None] | None) -> str:
+            region = ind.region if region_on else None
+            sql = qb.holistic(time_col, grain, region, comps, pm, node_pairs, self.root, parts, only)
+            return render_for(sql, con.relation())
+
+        reg = self._by_period(con, ind, build_reg, pmap, res).rename({"node": "region"})
         aliases = [a for a, _ in comps]
         reg = reg.with_columns(
             pl.col("region").cast(pl.String),
@@ -535,8 +596,13 @@ class Engine:
         )
         dep = pl.DataFrame(schema={"period": pl.String, "department": pl.String})
         if ind.department:
-            sql = qb.holistic(ind.time.column, grain, ind.department, comps, pmap, None, None)
-            dep = self._fetch(con, render_for(sql, con.relation())).rename({"node": "department"})
+            dept = ind.department
+
+            def build_dep(pm: list[tuple[object, str]], only: Sequence[str | None] | None) -> str:
+                sql = qb.holistic(time_col, grain, dept, comps, pm, None, None, parts, only)
+                return render_for(sql, con.relation())
+
+            dep = self._by_period(con, ind, build_dep, pmap, res).rename({"node": "department"})
             dep = dep.with_columns(
                 pl.col("department").cast(pl.String),
                 pl.col("period").cast(pl.String),
@@ -552,15 +618,20 @@ class Engine:
         qb: QueryBuilder,
         comps: list[tuple[str, Component]],
         pmap: list,
+        res: Result,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Region nodes and departments from one GROUPING SETS query (see QueryBuilder.holistic_levels)."""
         assert self.tree is not None and ind.time is not None and ind.region is not None
         level_map = [(r.id, list(reversed(self.tree.ancestors_or_self(r.id)))[1:]) for r in self.tree]
         depth = max((len(lv) for _, lv in level_map), default=0)
-        sql = qb.holistic_levels(
-            ind.time.column, ind.time.grain, ind.region, ind.department, comps, pmap, level_map
-        )
-        out = self._fetch(con, render_for(sql, con.relation()))
+        parts = self._parts.get(con.source_id)
+        time_col, grain, region, dept = ind.time.column, ind.time.grain, ind.region, ind.department
+
+        def build(pm: list[tuple[object, str]], only: Sequence[str | None] | None) -> str:
+            sql = qb.holistic_levels(time_col, grain, region, dept, comps, pm, level_map, parts, only)
+            return render_for(sql, con.relation())
+
+        out = self._by_period(con, ind, build, pmap, res)
         aliases = [a for a, _ in comps]
         lcols = [f"__l{i + 1}" for i in range(depth)]
         flag = {c: pl.col(f"__g_{c}") == 0 for c in [*lcols, "__dept"] if f"__g_{c}" in out.columns}

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import sqlglot
 
 from connectors.base import ColumnInfo
+from connectors.partitions import Partitions
+from connectors.partitions import where as partition_where
 
 from .catalogue.expressions import check_where, render
 
@@ -151,17 +153,34 @@ class QueryBuilder:
         region: str | None,
         department: str | None,
         comps: Sequence[Component],
+        parts: Partitions | None = None,
+        only: Sequence[str | None] | None = None,
     ) -> str:
-        """Partial aggregates per (k, r, d); the decomposable components only."""
+        """Partial aggregates per (k, r, d); the decomposable components only.
+
+        With ``parts``, also per partition (column ``__part``), and only from the
+        partitions ``only`` (all: ``None``), so each partition's partials can be
+        stored on their own.
+        """
         select = [
             f"{self.time_key(time_col, grain)} AS k",
             f"{self.code(region)} AS r" if region else "CAST(NULL AS VARCHAR) AS r",
             f"{self.code(department)} AS d" if department else "CAST(NULL AS VARCHAR) AS d",
-            "COUNT(*) AS __n",
         ]
+        if parts is not None:
+            select.append(f"CAST({_q(self.real(parts.column))} AS VARCHAR) AS __part")
+        group = ", ".join(str(i + 1) for i in range(len(select)))
+        select.append("COUNT(*) AS __n")
         select += [f"{self.aggregate(c)} AS c{i}" for i, c in enumerate(comps)]
-        sql = f"SELECT {', '.join(select)} FROM {_q(PLACEHOLDER)} GROUP BY 1, 2, 3"
+        sql = f"SELECT {', '.join(select)} FROM {self._source(parts, only)} GROUP BY {group}"
         return self.finish(sql)
+
+    def _source(self, parts: Partitions | None, only: Sequence[str | None] | None) -> str:
+        """The source, or the subquery of its partitions ``only`` (which the engine prunes to)."""
+        if parts is None or only is None:
+            return _q(PLACEHOLDER)
+        cond = partition_where(self.real(parts.column), list(only))
+        return f"(SELECT * FROM {_q(PLACEHOLDER)} WHERE {cond}) AS __src"
 
     def holistic(
         self,
@@ -172,6 +191,8 @@ class QueryBuilder:
         period_map: Iterable[tuple[object, str]],
         node_map: Iterable[tuple[str, str]] | None,
         root: str | None,
+        parts: Partitions | None = None,
+        only: Sequence[str | None] | None = None,
     ) -> str:
         """Medians and distinct counts per (period, node), mapped inside the database.
 
@@ -201,11 +222,11 @@ class QueryBuilder:
             select = ["__pm.__p AS period", f"{node} AS node"] + [
                 f"{self.aggregate(c)} AS {a}" for a, c in plain
             ]
-            sql = f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {_q(PLACEHOLDER)}{joins} GROUP BY 1, 2"
+            sql = f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {self._source(parts, only)}{joins} GROUP BY 1, 2"
             return self.finish(sql)
         ctes.append(
             f"__base AS (SELECT __pm.__p AS __period, {node} AS __node, __s.* "
-            f"FROM (SELECT * FROM {_q(PLACEHOLDER)}) AS __s{joins})"
+            f"FROM (SELECT * FROM {self._source(parts, only)}) AS __s{joins})"
         )
         keys = ["__period", "__node"] + [f"{self.aggregate(c)} AS {a}" for a, c in plain]
         ctes.append(f"__keys AS (SELECT {', '.join(keys)} FROM __base GROUP BY 1, 2)")
@@ -242,6 +263,8 @@ class QueryBuilder:
         comps: Sequence[tuple[str, Component]],
         period_map: Iterable[tuple[object, str]],
         level_map: Sequence[tuple[str, Sequence[str | None]]],
+        parts: Partitions | None = None,
+        only: Sequence[str | None] | None = None,
     ) -> str:
         """Medians and distinct counts for every tree node and department in ONE scan.
 
@@ -273,7 +296,7 @@ class QueryBuilder:
         join_lm = f" LEFT JOIN __lm ON {self.code(region_col)} = __lm.__code" if depth else ""
         ctes.append(
             f"__b AS (SELECT __pm.__p AS __period, {level_select}{dept} AS __dept, __s.* "
-            f"FROM (SELECT * FROM {_q(PLACEHOLDER)}) AS __s JOIN __pm ON {key} = __pm.__k{join_lm})"
+            f"FROM (SELECT * FROM {self._source(parts, only)}) AS __s JOIN __pm ON {key} = __pm.__k{join_lm})"
         )
         sets = ["(__period)"] + [f"(__period, {c})" for c in lcols]
         if dept_col:

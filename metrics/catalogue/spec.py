@@ -129,6 +129,12 @@ class CsvSource(_Source):
 class ParquetSource(_Source):
     type: Literal["parquet"]
     path: str = Field(description="A file, a folder or a glob; hive partitions are read")
+    partition: str | None = Field(
+        None,
+        description="The hive partition column of the folder (month=…/): each partition is read and "
+        "stored on its own, and only changed ones are read again (found by itself when every folder "
+        "under path is one key=…)",
+    )
 
 
 class ExcelSource(_Source):
@@ -172,6 +178,11 @@ class SparkSource(_Source):
     table: str | None = Field(None, description="A Hive/Spark catalogue table")
     path: str | None = Field(None, description="Files (a file, a folder or a glob) with `format`")
     format: Literal["parquet", "orc", "csv", "json"] | None = None
+    partition: str | None = Field(
+        None,
+        description="The hive partition column of a local folder (month=…/): read and stored "
+        "partition by partition (found by itself when every folder under path is one key=…)",
+    )
     options: dict[str, str] = Field({}, description="Reader options (csv: header, delimiter, …)")
     conf: dict[str, str] = Field({}, description="Spark configuration for the session")
 

@@ -1,0 +1,245 @@
+"""Incremental refresh (metrics/increment.py) over a folder of month partitions, on DuckDB.
+
+The test city's records are written as ``data/cases/month=YYYY-MM/part-0.parquet`` (one record
+filed under the wrong month on purpose). Every compute through the store must give exactly the
+rows of a compute without it, while reading only the partitions that changed: the first compute
+reads all of them, an unchanged folder none, a rewritten month that month alone, and the medians
+and distinct counts are recomputed only for the periods that month's records fall in (for
+year-to-date ones, the later months of that year too). Spark's side is in tests/test_spark.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import cities
+import pytest
+
+from metrics.catalogue.load import load_catalogue as load
+from metrics.engine import Engine, rows_as_records
+
+MISFILED_ID = 50  # this record is written under the month before its own
+
+
+def write_months(folder: Path, rows: list[dict[str, Any]], months: set[str] | None = None) -> None:
+    """Write ``rows`` as month partitions (only the partitions in ``months``, if given)."""
+    import pyarrow.parquet as pq
+
+    by_month: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        month = r["period"]
+        if r["id"] == MISFILED_ID:
+            y, m = int(month[:4]), int(month[5:])
+            month = f"{y - (m == 1)}-{(m - 2) % 12 + 1:02d}"
+        by_month.setdefault(month, []).append(r)
+    for month, part in sorted(by_month.items()):
+        if months is not None and month not in months:
+            continue
+        target = folder / f"month={month}"
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        pq.write_table(cities.arrow_table(part), target / "part-0.parquet")
+
+
+def config_text(extra: dict[str, Any] | None = None) -> str:
+    text = cities.city_yaml(
+        "cases", extra_sources={"cases": {"type": "parquet", "path": "data/cases", **(extra or {})}}
+    )
+    return text
+
+
+@pytest.fixture()
+def city(tmp_path: Path) -> dict[str, Any]:
+    rows = cities.records()
+    write_months(tmp_path / "data" / "cases", rows)
+    config = tmp_path / "indicators.yaml"
+    config.write_text(config_text(), encoding="utf-8")
+    return {"folder": tmp_path, "config": config, "rows": rows, "cases": tmp_path / "data" / "cases"}
+
+
+class Spy:
+    """Every SQL statement the embedded connector runs."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from connectors.embedded import EmbeddedConnector
+
+        self.sql: list[str] = []
+        original = EmbeddedConnector.fetch
+
+        def fetch(con, sql: str, _original=original):  # noqa: ANN001
+            self.sql.append(sql)
+            return _original(con, sql)
+
+        monkeypatch.setattr(EmbeddedConnector, "fetch", fetch)
+
+
+def compute(config: Path, store: bool = True):
+    cat = load(config)
+    res = Engine(cat, use_store=store).compute()
+    assert not res.errors, res.errors
+    return res, rows_as_records(res.rows)
+
+
+def assert_same_as_full(config: Path, got: list[dict[str, Any]]) -> None:
+    _, want = compute(config, store=False)
+    assert want, "no rows"
+    cities.assert_rows_equal(got, want, "incremental vs full")
+
+
+def touch_later(path: Path) -> None:
+    """Move a file's modification time on (a rewrite within the same second keeps its size and mtime)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+
+def test_first_compute_reads_every_partition_and_equals_the_full_one(city):
+    res, rows = compute(city["config"])
+    assert_same_as_full(city["config"], rows)
+    info = res.refresh["cases"]
+    assert info.column == "month"
+    assert info.partitions == len(list(city["cases"].iterdir())) == 15
+    assert info.reused == 0 and len(info.read) == 15
+    assert info.newest == "2026-03"
+    assert info.periods == info.periods_total > 0
+
+
+def test_an_unchanged_folder_is_not_read_at_all(city, monkeypatch):
+    compute(city["config"])
+    spy = Spy(monkeypatch)
+    res, rows = compute(city["config"])
+    assert spy.sql == []
+    info = res.refresh["cases"]
+    assert info.read == set() and info.reused == 15 and info.periods == 0
+    assert_same_as_full(city["config"], rows)
+
+
+def test_a_changed_month_is_read_alone(city, monkeypatch):
+    compute(city["config"])
+    rows = city["rows"]
+    # February 2026 gets ten more cases, two of them with a long duration (moves the medians)
+    extra = []
+    for i in range(10):
+        r = dict(rows[100 + i])
+        r.update(
+            id=10_000 + i,
+            accepted_at=dt.datetime(2026, 2, 10 + i, 10, 0),
+            accepted_on=dt.date(2026, 2, 10 + i),
+            period="2026-02",
+            days=30.0 if i < 2 else 1.0,
+        )
+        extra.append(r)
+    write_months(city["cases"], rows + extra, {"2026-02"})
+    spy = Spy(monkeypatch)
+    res, got = compute(city["config"])
+    sqls = list(spy.sql)
+    assert_same_as_full(city["config"], got)
+    info = res.refresh["cases"]
+    assert info.read == {"2026-02"} and info.reused == 14
+    assert sqls, "nothing read"
+    for sql in sqls:
+        # every query was pruned to the partitions it needs
+        assert 'CAST("month" AS VARCHAR) IN (' in sql, sql[:300]
+        assert "'2025-06'" not in sql
+    # medians: 2026-02 (and the quarter, the year, the ISO weeks and the year-to-date months
+    # from February on), not the 2025 periods
+    assert 0 < info.periods < info.periods_total / 3
+
+
+def test_new_and_removed_partitions(city):
+    compute(city["config"])
+    rows = city["rows"]
+    april = dict(
+        rows[7], id=20_000, accepted_at=dt.datetime(2026, 4, 2, 9, 0), accepted_on=dt.date(2026, 4, 2)
+    )
+    april["period"] = "2026-04"
+    write_months(city["cases"], [april], {"2026-04"})
+    shutil.rmtree(city["cases"] / "month=2025-05")
+    res, got = compute(city["config"])
+    assert_same_as_full(city["config"], got)
+    info = res.refresh["cases"]
+    assert info.read == {"2026-04"} and info.partitions == 15
+    assert info.newest == "2026-04"
+    assert not [r for r in got if r["period"] == "2025-05" and r["indicator"] == "cases"]
+
+
+def test_a_misfiled_record_is_found_where_it_is(city):
+    """The misfiled record lies in the partition before its month: rewriting that partition
+    without it must change its own month's median, which lives in another partition's period."""
+    compute(city["config"])
+    rows = [r for r in city["rows"] if r["id"] != MISFILED_ID]
+    misfiled = next(r for r in city["rows"] if r["id"] == MISFILED_ID)
+    y, m = int(misfiled["period"][:4]), int(misfiled["period"][5:])
+    folder_month = f"{y - (m == 1)}-{(m - 2) % 12 + 1:02d}"
+    write_months(city["cases"], rows, {folder_month})
+    res, got = compute(city["config"])
+    assert res.refresh["cases"].read == {folder_month}
+    assert_same_as_full(city["config"], got)
+
+
+def test_a_rewrite_with_the_same_size_is_seen_by_its_time(city):
+    compute(city["config"])
+    part = city["cases"] / "month=2025-09" / "part-0.parquet"
+    touch_later(part)
+    res, _ = compute(city["config"])
+    assert res.refresh["cases"].read == {"2025-09"}
+
+
+def test_a_damaged_store_is_read_again(city):
+    compute(city["config"])
+    for f in (city["folder"] / ".cockpit" / "cache" / "parts").glob("*.parquet"):
+        f.write_bytes(b"not parquet")
+    res, got = compute(city["config"])
+    assert len(res.refresh["cases"].read) == 15
+    assert_same_as_full(city["config"], got)
+
+
+def test_the_watermark_is_the_oldest_stored_piece(city):
+    first, _ = compute(city["config"])
+    t0 = first.refresh["cases"].read_at
+    assert t0 is not None and abs((dt.datetime.now() - t0).total_seconds()) < 60
+    touch_later(city["cases"] / "month=2026-03" / "part-0.parquet")
+    again, _ = compute(city["config"])
+    # the other 14 partitions were read the first time: the watermark stays there
+    assert again.refresh["cases"].read_at == t0
+
+
+def test_no_store_means_no_pieces(city, monkeypatch):
+    monkeypatch.setenv("COCKPIT_NO_CACHE", "1")
+    res, _ = compute(city["config"])
+    assert res.refresh == {}
+    assert not (city["folder"] / ".cockpit" / "cache" / "parts").exists()
+
+
+def test_a_declared_partition_must_exist(city):
+    city["config"].write_text(config_text({"partition": "day"}), encoding="utf-8")
+    cat = load(city["config"])
+    res = Engine(cat).compute()
+    assert res.errors and "indicators.yaml:" in res.errors[0]
+    assert "source 'cases': partition: 'day': " in res.errors[0]
+    assert "partitioned by 'month', not 'day'" in res.errors[0]
+
+
+def test_a_declared_partition_reads_like_a_found_one(city):
+    city["config"].write_text(config_text({"partition": "month"}), encoding="utf-8")
+    res, got = compute(city["config"])
+    assert res.refresh["cases"].column == "month"
+    assert_same_as_full(city["config"], got)
+
+
+def test_a_folder_without_partitions_is_computed_whole(city):
+    import pyarrow.parquet as pq
+
+    flat = city["folder"] / "data" / "flat"
+    flat.mkdir()
+    half = len(city["rows"]) // 2
+    pq.write_table(cities.arrow_table(city["rows"][:half]), flat / "a.parquet")
+    pq.write_table(cities.arrow_table(city["rows"][half:]), flat / "b.parquet")
+    city["config"].write_text(config_text({"path": "data/flat"}), encoding="utf-8")
+    res, got = compute(city["config"])
+    assert res.refresh == {}
+    assert_same_as_full(city["config"], got)
