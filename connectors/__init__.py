@@ -17,13 +17,16 @@ def open_source(
     resolve: Callable[[str], Path],
     label_of: Callable[[str], str],
     numeric: set[str] | None = None,
+    state_dir: Path | None = None,
 ) -> Connector:
     """Open the source described by ``settings`` (a model of ``sources.<id>``).
 
     ``resolve`` turns a config path into a file path (relative to the config's
     folder); ``label_of`` says how warnings name that file. ``numeric`` lists
     columns the catalogue aggregates as numbers, so text in them is reported
-    row by row instead of failing the query. Raises :class:`SourceError`.
+    row by row instead of failing the query. ``state_dir`` is the engine's store, which
+    lets a Spark source over unchanged files answer without starting Spark. Raises
+    :class:`SourceError`.
     """
     from . import embedded, sql
 
@@ -73,7 +76,7 @@ def open_source(
     if kind == "spark":
         from . import spark
 
-        return spark.open_spark(source_id, settings, resolve, label_of, numeric)
+        return spark.open_spark(source_id, settings, resolve, label_of, numeric, state_dir)
     if kind == "form":
         from . import form
 

@@ -31,6 +31,7 @@ it decides them.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -340,8 +341,10 @@ class SparkConnector:
         remote: str | None,
         conf: dict[str, str],
         numeric: set[str] | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.source_id = source_id
+        self.state_dir = state_dir
         self.label = label
         self.data = data
         self.master = master
@@ -356,8 +359,60 @@ class SparkConnector:
         self._spark: Any = None
 
     def open(self) -> SparkConnector:
+        """Check the files; start Spark unless the schema of these very files is known.
+
+        With a ``state_dir`` (the engine's store) and local files, the columns of the last
+        start are kept beside the store with the files' fingerprint. While the files are
+        unchanged Spark is not started at all: the engine builds its queries from the kept
+        columns and finds their results in the store, so a page load or an alert run over
+        an unchanged source costs no JVM. Spark starts on the first query that must run.
+        """
         if self.data.local_path is not None and not _files(self.data.local_path):
             raise SourceError(f"file not found: {self.label}", "path")
+        if self._kept_schema():
+            return self
+        self._start()
+        self._keep_schema()
+        return self
+
+    def _schema_file(self) -> Path | None:
+        if self.state_dir is None or self.data.local_path is None:
+            return None
+        return self.state_dir / "cache" / f"spark-schema-{self.view}.json"
+
+    def _kept_schema(self) -> bool:
+        path = self._schema_file()
+        if path is None or not path.exists():
+            return False
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            if kept.get("fingerprint") != self.fingerprint():
+                return False
+            self._columns = {name: ColumnInfo(name, kind) for name, kind in kept["columns"]}
+            self.notes.warnings.extend(str(w) for w in kept.get("warnings", []))
+            return True
+        except (OSError, ValueError, KeyError, TypeError):
+            return False  # unreadable: start Spark and write it again
+
+    def _keep_schema(self) -> None:
+        path = self._schema_file()
+        if path is None or self._columns is None:
+            return
+        body = {
+            "fingerprint": self.fingerprint(),
+            "columns": [[c.name, c.kind] for c in self._columns.values()],
+            "warnings": self.notes.warnings,
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only folder: Spark starts every time, still correct
+
+    def _start(self) -> None:
+        """Start (or join) the Spark session and make the source a temporary view."""
         spark, notes = session(self.master, self.remote, self.conf, self.source_id)
         self._spark = spark
         self.notes.warnings.extend(f"{self.label}: source '{self.source_id}': {n}" for n in notes)
@@ -389,7 +444,6 @@ class SparkConnector:
                     f"{self.label}: source '{self.source_id}': column '{col}' holds text; "
                     "values that are not numbers are read as null"
                 )
-        return self
 
     def _error(self, e: BaseException, opening: bool = False) -> SourceError:
         msg = short(e)
@@ -422,7 +476,8 @@ class SparkConnector:
 
     def fetch(self, sql: str) -> pl.DataFrame:
         """Run the aggregate in Spark; only its result rows come back (Arrow → Polars)."""
-        assert self._spark is not None
+        if self._spark is None:
+            self._start()
         try:
             table = self._spark.sql(sql).toArrow()
         except Exception as e:  # noqa: BLE001
@@ -446,11 +501,13 @@ class SparkConnector:
 
     def fingerprint(self) -> str:
         """Files: their sizes and modification times. Tables and remote files: none (not cached)."""
-        if self.data.local_path is not None:
-            return file_fingerprint(self.data.local_path)
-        return "none"
+        if self.data.local_path is None:
+            return "none"
+        return file_fingerprint(self.data.local_path)
 
     def close(self) -> None:
+        if self._spark is None:
+            return  # never started: no view to drop
         with _LOCK:
             n = _VIEWS.get(self.view, 0) - 1
             if n > 0:
@@ -483,8 +540,12 @@ def open_spark(
     resolve: Callable[[str], Path],
     label_of: Callable[[str], str],
     numeric: set[str],
+    state_dir: Path | None = None,
 ) -> Connector:
-    """A connector for ``sources.<id>`` of ``type: spark``. Raises :class:`SourceError`."""
+    """A connector for ``sources.<id>`` of ``type: spark``. Raises :class:`SourceError`.
+
+    ``state_dir``: where the engine keeps its store; with it, Spark starts only when a query
+    has to run (see :meth:`SparkConnector.open`)."""
     master, remote = settings.master, settings.remote
     if master and remote:
         raise SourceError("give either master (a local Spark) or remote (Spark Connect), not both", "remote")
@@ -499,6 +560,8 @@ def open_spark(
     if fmt == "csv":
         # like the CSV source: a header row, and typed columns
         options = {"header": "true", "inferSchema": "true", **options}
+    if settings.table and settings.partition:
+        raise SourceError("partition applies to a folder of files (path), not to a table", "partition")
     if settings.table:
         data = SparkData(settings.table, None, None, fmt, ())
         label = f"spark table {settings.table}"
@@ -510,4 +573,5 @@ def open_spark(
             path = str(local)
         data = SparkData(None, path, local, fmt, tuple(sorted(options.items())), settings.partition)
         label = label_of(str(settings.path))
-    return SparkConnector(source_id, label, data, master, remote, dict(settings.conf), numeric).open()
+    con = SparkConnector(source_id, label, data, master, remote, dict(settings.conf), numeric, state_dir)
+    return con.open()

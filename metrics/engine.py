@@ -20,6 +20,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 from sqlglot import exp
@@ -169,7 +170,7 @@ def numeric_columns(cat: Catalogue, source_id: str) -> set[str]:
     return out
 
 
-def open_connector(cat: Catalogue, source_id: str) -> Connector:
+def open_connector(cat: Catalogue, source_id: str, state_dir: Path | None = None) -> Connector:
     settings = cat.config.sources[source_id]
     return open_source(
         source_id,
@@ -177,6 +178,7 @@ def open_connector(cat: Catalogue, source_id: str) -> Connector:
         cat.resolve,
         lambda p: p,
         numeric_columns(cat, source_id),
+        state_dir,
     )
 
 
@@ -235,7 +237,7 @@ class Engine:
     ) -> None:
         cat = self.cat
         try:
-            con = open_connector(cat, source_id)
+            con = open_connector(cat, source_id, cat.state_dir if self.parts_store is not None else None)
         except SourceError as e:
             why = e.message
             res.errors.append(str(cat.problem(("sources", source_id, *([e.field] if e.field else [])), why)))

@@ -261,6 +261,33 @@ def write_city(
     return rows
 
 
+MISFILED_ID = 50  # this record is written under the month before its own
+
+
+def write_months(folder: Path, rows: list[dict[str, Any]], months: set[str] | None = None) -> None:
+    """Write ``rows`` as ``month=YYYY-MM/part-0.parquet`` folders (only the months in ``months``, if given);
+    the record ``MISFILED_ID`` goes to the folder of the month before its own."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    by_month: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        month = r["period"]
+        if r["id"] == MISFILED_ID:
+            y, m = int(month[:4]), int(month[5:])
+            month = f"{y - (m == 1)}-{(m - 2) % 12 + 1:02d}"
+        by_month.setdefault(month, []).append(r)
+    for month, part in sorted(by_month.items()):
+        if months is not None and month not in months:
+            continue
+        target = folder / f"month={month}"
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        pq.write_table(arrow_table(part), target / "part-0.parquet")
+
+
 # ----------------------------------------------------------------- the config
 
 # Indicators over the records; each reads the source given to city_yaml. Time columns: accepted_at

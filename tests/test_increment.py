@@ -22,29 +22,6 @@ import pytest
 from metrics.catalogue.load import load_catalogue as load
 from metrics.engine import Engine, rows_as_records
 
-MISFILED_ID = 50  # this record is written under the month before its own
-
-
-def write_months(folder: Path, rows: list[dict[str, Any]], months: set[str] | None = None) -> None:
-    """Write ``rows`` as month partitions (only the partitions in ``months``, if given)."""
-    import pyarrow.parquet as pq
-
-    by_month: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        month = r["period"]
-        if r["id"] == MISFILED_ID:
-            y, m = int(month[:4]), int(month[5:])
-            month = f"{y - (m == 1)}-{(m - 2) % 12 + 1:02d}"
-        by_month.setdefault(month, []).append(r)
-    for month, part in sorted(by_month.items()):
-        if months is not None and month not in months:
-            continue
-        target = folder / f"month={month}"
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        pq.write_table(cities.arrow_table(part), target / "part-0.parquet")
-
 
 def config_text(extra: dict[str, Any] | None = None) -> str:
     text = cities.city_yaml(
@@ -56,7 +33,7 @@ def config_text(extra: dict[str, Any] | None = None) -> str:
 @pytest.fixture()
 def city(tmp_path: Path) -> dict[str, Any]:
     rows = cities.records()
-    write_months(tmp_path / "data" / "cases", rows)
+    cities.write_months(tmp_path / "data" / "cases", rows)
     config = tmp_path / "indicators.yaml"
     config.write_text(config_text(), encoding="utf-8")
     return {"folder": tmp_path, "config": config, "rows": rows, "cases": tmp_path / "data" / "cases"}
@@ -133,7 +110,7 @@ def test_a_changed_month_is_read_alone(city, monkeypatch):
             days=30.0 if i < 2 else 1.0,
         )
         extra.append(r)
-    write_months(city["cases"], rows + extra, {"2026-02"})
+    cities.write_months(city["cases"], rows + extra, {"2026-02"})
     spy = Spy(monkeypatch)
     res, got = compute(city["config"])
     sqls = list(spy.sql)
@@ -157,7 +134,7 @@ def test_new_and_removed_partitions(city):
         rows[7], id=20_000, accepted_at=dt.datetime(2026, 4, 2, 9, 0), accepted_on=dt.date(2026, 4, 2)
     )
     april["period"] = "2026-04"
-    write_months(city["cases"], [april], {"2026-04"})
+    cities.write_months(city["cases"], [april], {"2026-04"})
     shutil.rmtree(city["cases"] / "month=2025-05")
     res, got = compute(city["config"])
     assert_same_as_full(city["config"], got)
@@ -171,11 +148,11 @@ def test_a_misfiled_record_is_found_where_it_is(city):
     """The misfiled record lies in the partition before its month: rewriting that partition
     without it must change its own month's median, which lives in another partition's period."""
     compute(city["config"])
-    rows = [r for r in city["rows"] if r["id"] != MISFILED_ID]
-    misfiled = next(r for r in city["rows"] if r["id"] == MISFILED_ID)
+    rows = [r for r in city["rows"] if r["id"] != cities.MISFILED_ID]
+    misfiled = next(r for r in city["rows"] if r["id"] == cities.MISFILED_ID)
     y, m = int(misfiled["period"][:4]), int(misfiled["period"][5:])
     folder_month = f"{y - (m == 1)}-{(m - 2) % 12 + 1:02d}"
-    write_months(city["cases"], rows, {folder_month})
+    cities.write_months(city["cases"], rows, {folder_month})
     res, got = compute(city["config"])
     assert res.refresh["cases"].read == {folder_month}
     assert_same_as_full(city["config"], got)

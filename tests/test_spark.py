@@ -393,3 +393,78 @@ def test_the_jvm_never_writes_to_our_stdout(spark):
     proc = spark["session"].sparkContext._gateway.proc
     for fd in (1, 2):
         assert os.readlink(f"/proc/{proc.pid}/fd/{fd}") == str(spark_connector.log_path())
+
+
+# ----------------------------------------------------------------- incremental refresh
+
+
+def test_incremental_refresh_on_spark_equals_duckdb(spark, tmp_path, monkeypatch):
+    """Month partitions on Spark: the first compute reads all, a rewritten month is read alone
+    (Spark's plan prunes to it), an unchanged folder starts no query at all, and every compute
+    gives the rows of DuckDB over the same folder computed whole."""
+    from connectors import spark as spark_connector
+    from metrics.catalogue.load import load_catalogue
+    from metrics.engine import Engine, rows_as_records
+
+    rows = cities.records()
+    cases = tmp_path / "data" / "cases"
+    cities.write_months(cases, rows)
+    spark_yaml, duck_yaml = tmp_path / "spark.yaml", tmp_path / "duck.yaml"
+    sources = {
+        "spark": _spark_source("data/cases", format="parquet", partition="month"),
+        "duck": {"type": "parquet", "path": "data/cases"},
+    }
+    spark_yaml.write_text(cities.city_yaml("spark", extra_sources=sources), encoding="utf-8")
+    duck_yaml.write_text(cities.city_yaml("duck", extra_sources=sources), encoding="utf-8")
+
+    plans: list[str] = []
+    starts: list[str] = []
+    fetch, start = spark_connector.SparkConnector.fetch, spark_connector.SparkConnector._start
+
+    sent: list[str] = []
+
+    def planned_fetch(self, sql):
+        frame = fetch(self, sql)
+        sent.append(sql)
+        plans.append(self._spark.sql(sql)._jdf.queryExecution().executedPlan().toString())
+        return frame
+
+    def counted_start(self):
+        starts.append(self.source_id)
+        return start(self)
+
+    monkeypatch.setattr(spark_connector.SparkConnector, "fetch", planned_fetch)
+    monkeypatch.setattr(spark_connector.SparkConnector, "_start", counted_start)
+
+    def both() -> tuple[Any, list[dict[str, Any]]]:
+        res = Engine(load_catalogue(spark_yaml)).compute()
+        assert not res.errors, res.errors
+        want = Engine(load_catalogue(duck_yaml), use_store=False).compute()
+        cities.assert_rows_equal(rows_as_records(res.rows), rows_as_records(want.rows), "spark incremental")
+        return res, rows_as_records(res.rows)
+
+    first, _ = both()
+    assert len(first.refresh["spark"].read) == 15
+    # unchanged: no Spark query and no Spark start (the columns are kept with the files' fingerprint)
+    plans.clear()
+    starts.clear()
+    again, _ = both()
+    assert again.refresh["spark"].read == set() and plans == [] and starts == []
+    # one month rewritten: read alone, and Spark's scan is pruned to its folder
+    extra = dict(rows[20], id=30_000, accepted_at=dt.datetime(2025, 11, 3, 9, 0), days=99.0)
+    extra.update(accepted_on=extra["accepted_at"].date(), period="2025-11")
+    cities.write_months(cases, [*rows, extra], {"2025-11"})
+    plans.clear()
+    sent.clear()
+    changed, _ = both()
+    assert changed.refresh["spark"].read == {"2025-11"}
+    assert starts == ["spark"] and plans
+    # every query is pruned (Spark's scan has partition filters); the partials read November
+    # alone, the medians the partitions of the periods November is in (its quarter, its year,
+    # the year-to-date months after it): never a 2026 folder
+    filters = [plan.split("PartitionFilters: [", 1)[1] for plan in plans]
+    assert all(f.startswith("isnotnull(month#") or f.startswith("month#") for f in filters), filters
+    assert any(f.startswith("isnotnull(month#") and "= 2025-11)]" in f[:60] for f in filters), filters
+    for sql in sent:
+        months = sql.split("AS STRING) IN (", 1)[1].split(")", 1)[0]
+        assert "'2025-11'" in months and "'2026-" not in months, months
