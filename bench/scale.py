@@ -173,7 +173,9 @@ def write_configs(out: Path, data: Path, master: str) -> tuple[dict[str, Path], 
 # ----------------------------------------------------------------- one engine, in its own process
 
 
-def child(engine: str, config: Path, repeat: int, rows_json: Path, prune_from: str) -> None:
+def child(
+    engine: str, config: Path, repeat: int, rows_json: Path, prune_from: str, incremental_on: bool = True
+) -> None:
     """Runs in the measured process: start, R computes, the pruning probe; prints one JSON line."""
     t0 = time.perf_counter()
     from connectors import embedded, spark
@@ -218,6 +220,7 @@ def child(engine: str, config: Path, repeat: int, rows_json: Path, prune_from: s
     con = open_connector(cat, SOURCE)  # the engine's runs closed theirs (DuckDB dropped the view)
     probe = prune_probe(con, partials, *prune_from.split(","))
     con.close()
+    incremental = incremental_probe(config, queries) if incremental_on else None
     print(
         json.dumps(
             {
@@ -225,10 +228,92 @@ def child(engine: str, config: Path, repeat: int, rows_json: Path, prune_from: s
                 "start": t_started - t_imports,
                 "runs": runs,
                 "probe": probe,
+                "incremental": incremental,
             }
         ),
         flush=True,
     )
+
+
+def incremental_probe(config: Path, queries: list) -> dict[str, Any]:
+    """Incremental refresh (metrics/increment.py) with the store on, in this process:
+
+    1. the first compute, which reads every partition and stores each one's pieces;
+    2. the same again with nothing changed;
+    3. a late file lands in the newest month (a copy of one of its files, as a late batch of
+       records would): the compute reads that month alone, and recomputes the medians of the
+       periods it is in;
+    4. the full compute without the store on the same data, whose rows must be equal;
+    5. ``cockpit compute`` in a fresh process over the unchanged store (what a page load or
+       an alert run costs: for Spark, no JVM is started).
+
+    The copied file is removed afterwards and the store with it.
+    """
+    import shutil
+
+    from metrics.catalogue.load import load_catalogue
+    from metrics.engine import Engine, rows_as_records
+
+    os.environ.pop("COCKPIT_NO_CACHE", None)
+    cat = load_catalogue(str(config))
+    shutil.rmtree(cat.state_dir / "cache", ignore_errors=True)
+    data = config.parent / SOURCE
+    newest = max(data.glob("month=*"))
+    late = newest / "part-late.parquet"
+    out: dict[str, Any] = {"newest": newest.name.split("=", 1)[1]}
+
+    def timed(name: str, use_store: bool = True) -> Any:
+        queries.clear()
+        t, cpu = time.perf_counter(), tree_cpu(os.getpid())
+        res = Engine(cat, use_store=use_store).compute()
+        info = res.refresh.get(SOURCE)
+        out[name] = {
+            "seconds": time.perf_counter() - t,
+            "cpu_seconds": tree_cpu(os.getpid()) - cpu,
+            "queries": len(queries),
+            "query_seconds": sum(q[1] for q in queries),
+            "refresh": info.as_dict() if info else None,
+            "errors": res.errors,
+        }
+        return res
+
+    try:
+        timed("first")
+        timed("unchanged")
+        biggest = max(newest.glob("*.parquet"), key=lambda p: p.stat().st_size)
+        shutil.copyfile(biggest, late)
+        import pyarrow.parquet as pq
+
+        out["late_rows"] = pq.ParquetFile(late).metadata.num_rows
+        inc = timed("changed")
+        full = timed("full", use_store=False)
+        sys.path.insert(0, str(REPO / "tests"))
+        import cities
+
+        try:
+            cities.assert_rows_equal(rows_as_records(inc.rows), rows_as_records(full.rows), "incremental")
+            out["rows_equal"] = full.rows.height
+        except AssertionError as e:
+            out["rows_equal"] = 0
+            out["difference"] = str(e)[:500]
+        t = time.perf_counter()
+        env = {k: v for k, v in os.environ.items() if k != "COCKPIT_NO_CACHE"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "cockpit", "compute", "--config", str(config), "--format", "json"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        out["fresh_process"] = {
+            "seconds": time.perf_counter() - t,
+            "rc": proc.returncode,
+            "rows": len(json.loads(proc.stdout)) if proc.returncode == 0 else 0,
+        }
+    finally:
+        late.unlink(missing_ok=True)
+        shutil.rmtree(cat.state_dir / "cache", ignore_errors=True)
+    return out
 
 
 def prune_probe(con: Any, partials: str, since: str, newest: str, tries: int = 2) -> dict[str, Any]:
@@ -347,7 +432,13 @@ class EngineRun:
 
 
 def run_engine(
-    engine: str, config: Path, repeat: int, out: Path, prune_from: str, duckdb_memory: str | None
+    engine: str,
+    config: Path,
+    repeat: int,
+    out: Path,
+    prune_from: str,
+    duckdb_memory: str | None,
+    incremental_on: bool = True,
 ) -> EngineRun:
     rows_json = out / f"rows-{engine}.json"
     cmd = [
@@ -364,6 +455,7 @@ def run_engine(
         str(rows_json),
         "--prune-from",
         prune_from,
+        *(["--no-incremental"] if not incremental_on else []),
     ]
     env = dict(os.environ, COCKPIT_NO_CACHE="1", COCKPIT_SPARK_LOG=str(out / "spark.log"))
     if duckdb_memory:
@@ -496,6 +588,7 @@ def report(
             f"| {name} | {a:.1f} | {b:.1f} (since {p['since']}, −{1 - b / a:.0%}) "
             f"| {c:.2f} ({p['newest_month']}, −{1 - c / a:.0%}) | {shown[:200]} |"
         )
+    out += incremental_report(runs)
     out += [""]
     if compared:
         out.append(f"Rows: Spark's {compared:,d} rows equal DuckDB's." if not diffs else "**Rows differ:**")
@@ -503,6 +596,44 @@ def report(
     if problems:
         out += ["", "**Problems in this run:**", ""] + [f"- {p}" for p in problems]
     return "\n".join(out)
+
+
+def incremental_report(runs: dict[str, EngineRun]) -> list[str]:
+    """The incremental-refresh table (see :func:`incremental_probe`)."""
+    got = {n: r.report["incremental"] for n, r in runs.items() if r.report and r.report.get("incremental")}
+    if not got:
+        return []
+    any_inc = next(iter(got.values()))
+    out = [
+        "",
+        f"Incremental refresh, with the store on (`metrics/increment.py`): the first compute stores each "
+        f"partition's pieces; then nothing changes; then a late file of {any_inc.get('late_rows', 0):,d} records "
+        f"lands in the newest month ({any_inc['newest']}); then the full compute without the store on the same "
+        "data; then `cockpit compute` in a fresh process over the unchanged store:",
+        "",
+        "| engine | first compute, store on s | unchanged s | late file: s (CPU s) | partitions read | "
+        "median periods recomputed | full compute, no store s (CPU s) | saving | rows equal | fresh process s |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---|---:|",
+    ]
+    for name, inc in got.items():
+        first, same, changed, full = (inc.get(k) or {} for k in ("first", "unchanged", "changed", "full"))
+        info = changed.get("refresh") or {}
+        fresh = inc.get("fresh_process") or {}
+        saving = 1 - changed["seconds"] / full["seconds"] if changed and full else 0
+        equal = (
+            f"{inc['rows_equal']:,d} rows"
+            if inc.get("rows_equal")
+            else f"**no**: {inc.get('difference', '')}"
+        )
+        out.append(
+            f"| {name} | {first.get('seconds', 0):.1f} | {same.get('seconds', 0):.2f} | "
+            f"{changed.get('seconds', 0):.1f} ({changed.get('cpu_seconds', 0):.1f}) | "
+            f"{', '.join(info.get('read', [])) or '—'} of {info.get('partitions', 0)} | "
+            f"{info.get('periods_recomputed', 0)} of {info.get('periods', 0)} | "
+            f"{full.get('seconds', 0):.1f} ({full.get('cpu_seconds', 0):.1f}) | −{saving:.0%} | {equal} | "
+            f"{fresh.get('seconds', 0):.1f} |"
+        )
+    return out
 
 
 def write_doc(
@@ -586,13 +717,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--write-doc", action="store_true", help="rewrite the generated part of docs/scale.md"
     )
+    parser.add_argument(
+        "--no-incremental", action="store_true", help="skip the incremental-refresh measurement"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--rows-json", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--prune-from", default="2025-11,2026-10", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.config, args.repeat, args.rows_json, args.prune_from)
+        child(args.child, args.config, args.repeat, args.rows_json, args.prune_from, not args.no_incremental)
         return 0
     if args.rows < 1000:
         parser.error("--rows must be at least 1000")
@@ -608,7 +742,9 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, EngineRun] = {}
     for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
         log(f"{engine}: start + {args.repeat} computes, in its own process")
-        runs[engine] = run_engine(engine, configs[engine], args.repeat, out, prune_from, args.duckdb_memory)
+        runs[engine] = run_engine(
+            engine, configs[engine], args.repeat, out, prune_from, args.duckdb_memory, not args.no_incremental
+        )
     problems: list[str] = []
     from bench.run import check_rows
 
