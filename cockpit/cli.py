@@ -451,7 +451,8 @@ else:
     from .cli_alerts import schedule as _schedule
     from .cli_assess import assess as _assess
     from .cli_forms import forms as _forms
+    from .cli_refresh import refresh as _refresh
     from .cli_users import users as _users
 
-    for _command in (_alerts, _schedule, _assess, _forms, _users):
+    for _command in (_alerts, _schedule, _assess, _forms, _refresh, _users):
         main.add_command(_command)

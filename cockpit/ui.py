@@ -68,9 +68,10 @@ def catalogue() -> Catalogue:
 
 
 @st.cache_data(ttl=600, show_spinner="正在计算指标…")
-def rows_and_notes() -> tuple[object, list[str], list[str], dict[str, str]]:
+def rows_and_notes() -> tuple[object, list[str], list[str], dict[str, str], dict[str, dict[str, Any]]]:
     res = views.compute_all(_catalogue())
-    return res.rows, res.warnings, res.errors, res.stale
+    refresh = {sid: info.as_dict() for sid, info in res.refresh.items()}
+    return res.rows, res.warnings, res.errors, res.stale, refresh
 
 
 @st.cache_data(ttl=600, show_spinner="正在识别异常…")
@@ -98,6 +99,8 @@ class Data:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     stale: dict[str, str] = field(default_factory=dict)  # source id → why
+    # partitioned sources: what the last compute read (metrics.increment.Refresh.as_dict)
+    refresh: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def stale_indicators(self, cat: Catalogue) -> set[str]:
         """Indicators whose source (through formula inputs) is stale or failed."""
@@ -112,9 +115,9 @@ class Data:
 
 
 def data() -> Data:
-    rows, warnings, errors, stale = rows_and_notes()
+    rows, warnings, errors, stale, refresh = rows_and_notes()
     assert isinstance(rows, pl.DataFrame)
-    return Data(rows, list(warnings), list(errors), dict(stale))
+    return Data(rows, list(warnings), list(errors), dict(stale), dict(refresh))
 
 
 # ----------------------------------------------------------------- who is looking

@@ -36,6 +36,24 @@ def _count(n: int | None) -> str:
     return "—" if n is None else fmt_number(float(n), 0)
 
 
+def _refresh_lines(info: dict | None) -> list[str]:
+    """A partitioned source: what the last compute read, and how old the stored rest is."""
+    if not info:
+        return []
+    read = info["read"]
+    shown = (
+        "无变化，全部取自存储"
+        if not read
+        else "、".join(read[:6]) + (f" 等 {len(read)} 个" if len(read) > 6 else "")
+    )
+    as_of = (info.get("read_at") or "—").replace("T", " ")
+    return [
+        f"- **增量刷新**：按 `{info['partition']}` 分区，共 {info['partitions']} 个，最新分区 {info['newest'] or '—'}；"
+        f"上次计算读取：{shown}；中位数等重算 {info['periods_recomputed']}/{info['periods']} 期",
+        f"- **存储读取时间**：最早一块读于 {as_of}（此后未变的分区不再读取）",
+    ]
+
+
 cat, scope, data = page_start("数据健康")
 sources, messages, feeds = _frames(
     cat, scope, data, str(cat.path), scope.user.id if scope.user else None, dt.date.today().isoformat()
@@ -105,6 +123,7 @@ for r in sources.iter_rows(named=True):
                     f"- **最新数据期**：{r['latest_label']}（截至 {r['data_end'] or '—'}）",
                     f"- **新鲜度**：{r['freshness_text']}；**时限**：{r['expected_lag'] or '未设置（不判滞后）'}",
                     f"- **记录数**：{_count(r['records'])}；**最新期**：{_count(r['records_latest'])}",
+                    *_refresh_lines(data.refresh.get(sid)),
                 ]
             )
         )

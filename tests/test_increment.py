@@ -220,3 +220,47 @@ def test_a_folder_without_partitions_is_computed_whole(city):
     res, got = compute(city["config"])
     assert res.refresh == {}
     assert_same_as_full(city["config"], got)
+
+
+def test_the_refresh_command_says_what_it_read(city):
+    import json
+
+    from click.testing import CliRunner
+
+    from cockpit.cli import main
+
+    def refresh(*args: str) -> dict[str, Any]:
+        res = CliRunner().invoke(
+            main, ["refresh", "--config", str(city["config"]), "--format", "json", *args]
+        )
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)["sources"][0]
+
+    first = refresh()
+    assert first["source"] == "cases" and first["partitioned"] and len(first["read"]) == 15
+    assert first["latest"].startswith("2026-03") and first["status"] == "ok"
+    assert refresh()["read"] == []
+    assert len(refresh("--full")["read"]) == 15
+    table = CliRunner().invoke(main, ["refresh", "--config", str(city["config"])])
+    assert table.exit_code == 0 and "数据截至" in table.stdout and "无" in table.stdout
+
+
+def test_the_health_page_says_what_was_read(city, monkeypatch):
+    import streamlit as st
+    from servers import REPO_ROOT
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("COCKPIT_CONFIG", str(city["config"]))
+    monkeypatch.chdir(REPO_ROOT)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page("pages/health.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        text = "\n".join(m.value for m in at.markdown)
+        assert "增量刷新" in text and "按 `month` 分区，共 15 个" in text
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
