@@ -42,12 +42,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import polars as pl
 
 from .base import ColumnInfo, Connector, SourceError, SourceNotes, kind_of
 from .embedded import _files, file_fingerprint
-from .partitions import Partitions, hive_partitions
+from .partitions import Partitions, hive_partitions, sql_value
 
 # pyspark warns that it has not caught up with pandas 3 even when pandas is never used (toArrow)
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
@@ -494,10 +495,92 @@ class SparkConnector:
         return frame
 
     def partitions(self) -> Partitions | None:
-        """Hive partitions of a local folder, each with its fingerprint; tables and remote paths: none."""
+        """The source's partitions, each with its fingerprint (None: read it whole).
+
+        A local folder: its ``key=value`` folders. A catalogue table: the partitions the
+        catalogue lists (Hive metastore or Spark's own), grouped by the declared ``partition``
+        column or else the table's first partition column, each fingerprinted by listing its
+        location's files (local files directly, any other file system through Hadoop's, as
+        Spark reads them). Remote paths and Spark Connect: none.
+        """
+        if self.data.table:
+            return self._table_partitions()
         if self.data.local_path is None:
             return None
         return hive_partitions(self.data.local_path, self.data.partition, file_fingerprint)
+
+    def _table_partitions(self) -> Partitions | None:
+        if self._spark is None:
+            self._start()
+        jss = getattr(self._spark, "_jsparkSession", None)
+        if jss is None:
+            return None  # Spark Connect: no catalogue handle here
+        try:
+            state = jss.sessionState()
+            ident = state.sqlParser().parseTableIdentifier(self.data.table)
+            catalog = state.catalog()
+            names = catalog.getTableMetadata(ident).partitionColumnNames()
+            columns = [str(names.apply(i)) for i in range(names.size())]
+        except Exception as e:  # noqa: BLE001 - a view, a v2 catalogue table, a metastore hiccup
+            if self.data.partition:
+                raise SourceError(
+                    f"cannot list the partitions of {self.data.table}: {short(e)}", "partition"
+                ) from None
+            return None
+        declared = self.data.partition
+        if not columns:
+            if declared:
+                raise SourceError(f"table {self.data.table} is not partitioned", "partition")
+            return None
+        column = columns[0]
+        if declared:
+            match = [c for c in columns if c.lower() == declared.lower()]
+            if not match:
+                raise SourceError(
+                    f"table {self.data.table} is partitioned by {', '.join(columns)}, not '{declared}'",
+                    "partition",
+                )
+            column = match[0]
+        try:
+            listed = catalog.listPartitions(ident, self._spark._jvm.scala.Option.empty())
+            conf = state.newHadoopConf()
+            pieces: dict[str | None, list[str]] = {}
+            for i in range(listed.size()):
+                part = listed.apply(i)
+                value = part.spec().get(column)
+                location = str(part.location().toString())
+                fp = self._location_fingerprint(location, conf)
+                pieces.setdefault(sql_value(value.get() if value.isDefined() else None), []).append(
+                    f"{location}:{fp}"
+                )
+        except Exception as e:  # noqa: BLE001
+            if declared:
+                raise SourceError(
+                    f"cannot list the partitions of {self.data.table}: {short(e)}", "partition"
+                ) from None
+            return None
+        if not pieces:
+            return None
+        return Partitions(
+            column,
+            {v: hashlib.sha1(";".join(sorted(x)).encode()).hexdigest()[:16] for v, x in pieces.items()},
+        )
+
+    def _location_fingerprint(self, location: str, hadoop_conf: Any) -> str:
+        """Sizes and modification times of the files under a partition's location."""
+        parsed = urlparse(location)
+        if parsed.scheme in ("", "file"):
+            return file_fingerprint(Path(unquote(parsed.path)))
+        jvm = self._spark._jvm
+        path = jvm.org.apache.hadoop.fs.Path(location)
+        fs = path.getFileSystem(hadoop_conf)
+        h = hashlib.sha1()
+        if fs.exists(path):
+            files = fs.listFiles(path, True)
+            while files.hasNext():
+                st = files.next()
+                h.update(f"{st.getPath().toString()}:{st.getLen()}:{st.getModificationTime()};".encode())
+        return h.hexdigest()[:16]
 
     def fingerprint(self) -> str:
         """Files: their sizes and modification times. Tables and remote files: none (not cached)."""
@@ -560,10 +643,8 @@ def open_spark(
     if fmt == "csv":
         # like the CSV source: a header row, and typed columns
         options = {"header": "true", "inferSchema": "true", **options}
-    if settings.table and settings.partition:
-        raise SourceError("partition applies to a folder of files (path), not to a table", "partition")
     if settings.table:
-        data = SparkData(settings.table, None, None, fmt, ())
+        data = SparkData(settings.table, None, None, fmt, (), settings.partition)
         label = f"spark table {settings.table}"
     else:
         path = str(settings.path)

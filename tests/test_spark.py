@@ -468,3 +468,74 @@ def test_incremental_refresh_on_spark_equals_duckdb(spark, tmp_path, monkeypatch
     for sql in sent:
         months = sql.split("AS STRING) IN (", 1)[1].split(")", 1)[0]
         assert "'2025-11'" in months and "'2026-" not in months, months
+
+
+def test_incremental_refresh_of_a_catalogue_table(spark, tmp_path):
+    """A partitioned table in Spark's catalogue (as a Hive table would be): its partitions come
+    from the catalogue, each fingerprinted by its location's files; a rewritten month is read
+    alone, a partition added to the catalogue is read alone, and the rows equal DuckDB's."""
+    from metrics.catalogue.load import load_catalogue
+    from metrics.engine import Engine, rows_as_records
+
+    rows = cities.records()
+    cases = tmp_path / "cases"
+    cities.write_months(cases, rows)
+    session = spark["session"]
+    session.sql(f"CREATE TABLE inc_cases USING parquet LOCATION 'file:{cases}'")
+    try:
+        session.sql("ALTER TABLE inc_cases RECOVER PARTITIONS")
+        sources = {
+            "spark": {"type": "spark", "master": MASTER, "table": "inc_cases"},
+            "duck": {"type": "parquet", "path": str(cases)},
+        }
+        spark_yaml, duck_yaml = tmp_path / "spark.yaml", tmp_path / "duck.yaml"
+        spark_yaml.write_text(cities.city_yaml("spark", extra_sources=sources), encoding="utf-8")
+        duck_yaml.write_text(cities.city_yaml("duck", extra_sources=sources), encoding="utf-8")
+
+        def both() -> Any:
+            res = Engine(load_catalogue(spark_yaml)).compute()
+            assert not res.errors, res.errors
+            want = Engine(load_catalogue(duck_yaml), use_store=False).compute()
+            cities.assert_rows_equal(rows_as_records(res.rows), rows_as_records(want.rows), "table")
+            return res.refresh["spark"]
+
+        first = both()
+        assert first.column == "month" and len(first.read) == first.partitions == 15
+        assert both().read == set()
+        extra = dict(rows[30], id=40_000, accepted_at=dt.datetime(2025, 7, 9, 9, 0), days=77.0)
+        extra.update(accepted_on=extra["accepted_at"].date(), period="2025-07")
+        cities.write_months(cases, [*rows, extra], {"2025-07"})
+        assert both().read == {"2025-07"}
+        april = dict(rows[31], id=40_001, accepted_at=dt.datetime(2026, 4, 1, 9, 0), days=2.0)
+        april.update(accepted_on=april["accepted_at"].date(), period="2026-04")
+        rows_now = [*rows, extra, april]
+        cities.write_months(cases, rows_now, {"2026-04"})
+        # a folder the catalogue does not list yet is not part of the table (for Spark): add it
+        session.sql(
+            f"ALTER TABLE inc_cases ADD PARTITION (month='2026-04') LOCATION 'file:{cases}/month=2026-04'"
+        )
+        session.catalog.refreshTable("inc_cases")
+        added = both()
+        assert added.read == {"2026-04"} and added.partitions == 16
+    finally:
+        session.sql("DROP TABLE IF EXISTS inc_cases")
+
+
+def test_a_declared_partition_of_a_table_must_exist(spark, tmp_path):
+    from metrics.catalogue.load import load_catalogue
+    from metrics.engine import Engine
+
+    cases = tmp_path / "cases"
+    cities.write_months(cases, cities.records()[:50])
+    session = spark["session"]
+    session.sql(f"CREATE TABLE inc_cases2 USING parquet LOCATION 'file:{cases}'")
+    try:
+        config = tmp_path / "c.yaml"
+        source = {"type": "spark", "master": MASTER, "table": "inc_cases2", "partition": "day"}
+        config.write_text(cities.city_yaml("spark", extra_sources={"spark": source}), encoding="utf-8")
+        res = Engine(load_catalogue(config)).compute()
+        assert (
+            res.errors and "partition: table inc_cases2 is partitioned by month, not 'day'" in res.errors[0]
+        )
+    finally:
+        session.sql("DROP TABLE IF EXISTS inc_cases2")

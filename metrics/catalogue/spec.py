@@ -180,8 +180,8 @@ class SparkSource(_Source):
     format: Literal["parquet", "orc", "csv", "json"] | None = None
     partition: str | None = Field(
         None,
-        description="The hive partition column of a local folder (month=…/): read and stored "
-        "partition by partition (found by itself when every folder under path is one key=…)",
+        description="The partition column (month): read and stored partition by partition. A local "
+        "folder's key=…/ folders, or a catalogue table's partitions; found by itself when not given",
     )
     options: dict[str, str] = Field({}, description="Reader options (csv: header, delimiter, …)")
     conf: dict[str, str] = Field({}, description="Spark configuration for the session")
