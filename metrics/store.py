@@ -8,6 +8,11 @@ pages and alert runs read the stored rows instead of scanning the source.
 A database source without ``updated_column`` is never cached: a revised row
 (统计数据修订) would not change its row count, and a stale number is worse
 than a slow one.
+
+A file is named ``<query>-<fingerprint>.parquet``: storing a query's result
+for a new fingerprint removes the results of its older ones, so the store
+holds one result per query, not one per version of the data. Partitioned
+sources keep their pieces in ``parts/`` (:mod:`metrics.increment`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ class Store:
         self.dir = state_dir / "cache"
         self.enabled = os.environ.get("COCKPIT_NO_CACHE", "") == ""
 
-    def _key(self, con: Connector, sql: str) -> str | None:
+    def _key(self, con: Connector, sql: str) -> tuple[str, str] | None:
+        """(the query's name, its fingerprint's) or None when this query is not stored."""
         if not self.enabled:
             return None
         # DuckDB's own files and Spark's local files have a size-and-mtime fingerprint; a database
@@ -41,13 +47,14 @@ class Store:
             return None
         if not fp or fp == "none":
             return None
-        return hashlib.sha256(f"{con.source_id}\n{fp}\n{sql}".encode()).hexdigest()[:32]
+        query = hashlib.sha256(f"{con.source_id}\n{sql}".encode()).hexdigest()[:32]
+        return query, hashlib.sha256(fp.encode()).hexdigest()[:16]
 
     def get(self, con: Connector, sql: str) -> pl.DataFrame | None:
         key = self._key(con, sql)
         if key is None:
             return None
-        path = self.dir / f"{key}.parquet"
+        path = self.dir / f"{key[0]}-{key[1]}.parquet"
         if not path.exists():
             return None
         try:
@@ -59,10 +66,14 @@ class Store:
         key = self._key(con, sql)
         if key is None:
             return
+        name = f"{key[0]}-{key[1]}.parquet"
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.dir / f".{key}.{os.getpid()}.tmp"
+            tmp = self.dir / f".{name}.{os.getpid()}.tmp"
             frame.write_parquet(tmp)
-            tmp.replace(self.dir / f"{key}.parquet")
+            tmp.replace(self.dir / name)
+            for old in self.dir.glob(f"{key[0]}-*.parquet"):
+                if old.name != name:
+                    old.unlink(missing_ok=True)  # the same query over an older version of the data
         except OSError:
             pass  # a read-only folder: no cache, still correct

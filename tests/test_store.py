@@ -38,6 +38,9 @@ def test_file_source_is_reused_then_recomputed_when_it_changes(tmp_path: Path) -
     os.utime(tmp_path / "r.csv", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     assert value(tmp_path / "c.yaml") == 7.0
     assert value(tmp_path / "c.yaml", env={"COCKPIT_NO_CACHE": "1"}) == 7.0
+    # one result per query: the one for the file's previous version is gone
+    (now,) = cache.glob("*.parquet")
+    assert now != stored[0] and now.name.split("-")[0] == stored[0].name.split("-")[0]
 
 
 def _sqlite(path: Path) -> None:
@@ -72,5 +75,6 @@ def test_database_revision_is_noticed(tmp_path: Path) -> None:
         con.close()
         # the same row count, a revised value: the new value is computed
         assert value(tmp_path / "c.yaml") == first + 10
-    # with updated_column the partials were stored; without it, never
-    assert len(list((tmp_path / ".cockpit" / "cache").glob("*.parquet"))) == 2
+    # with updated_column the partials were stored (the revision's result replaced the first one);
+    # without it, never
+    assert len(list((tmp_path / ".cockpit" / "cache").glob("*.parquet"))) == 1
