@@ -27,6 +27,11 @@ def check_sources(cat: Catalogue, skip: set[str] | None = None) -> tuple[list[Pr
             problems.append(cat.problem(("sources", source_id, *([e.field] if e.field else [])), e.message))
             continue
         warnings.extend(con.notes.warnings)
+        if getattr(cat.config.sources[source_id], "partition", None) and hasattr(con, "partitions"):
+            try:
+                con.partitions()  # a declared partition column must be the source's
+            except SourceError as e:
+                problems.append(cat.problem(("sources", source_id, e.field or "partition"), e.message))
         cols = con.columns()
         names = list(cols)
         lowered = {n.lower(): n for n in names}

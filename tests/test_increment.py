@@ -264,3 +264,15 @@ def test_the_health_page_says_what_was_read(city, monkeypatch):
     finally:
         st.cache_data.clear()
         st.cache_resource.clear()
+
+
+def test_validate_names_a_wrong_partition(city):
+    from servers import run_cli
+
+    cities.write_city(city["folder"])  # the config's other sources
+    city["config"].write_text(config_text({"partition": "day"}), encoding="utf-8")
+    proc = run_cli("validate", "--config", city["config"])
+    assert proc.returncode == 2
+    assert "indicators.yaml:" in proc.stderr and "partition: 'day': the folders under" in proc.stderr
+    city["config"].write_text(config_text({"partition": "month"}), encoding="utf-8")
+    assert run_cli("validate", "--config", city["config"]).returncode == 0
