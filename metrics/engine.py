@@ -361,11 +361,21 @@ class Engine:
         assert ind.time is not None
         parts = self._parts.get(con.source_id)
         holders = self._holders.get((con.source_id, ind.time.column, ind.time.grain))
-        if parts is None or holders is None or self.parts_store is None:
-            return self._fetch(con, build(pmap, None))
-        return increment.by_period(
-            self.parts_store, con, parts, build, pmap, holders, dt.datetime.now(), res.refresh[con.source_id]
-        )
+        if parts is not None and holders is not None and self.parts_store is not None:
+            try:
+                return increment.by_period(
+                    self.parts_store,
+                    con,
+                    parts,
+                    build,
+                    pmap,
+                    holders,
+                    dt.datetime.now(),
+                    res.refresh[con.source_id],
+                )
+            except increment.Mismatch:
+                pass  # computed whole below
+        return self._fetch(con, build(pmap, None))
 
     def _partials(
         self,

@@ -30,6 +30,7 @@ compute gives the rows of a full one (tests/test_increment.py).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -41,9 +42,25 @@ import polars as pl
 from connectors import Connector
 from connectors.partitions import Partitions, sql_value
 
+FORMAT = 1  # of the stored pieces: a new layout gets new files instead of misreading old ones
+
 
 class Mismatch(Exception):
-    """The engine gave back partition values the listing does not have: compute it whole."""
+    """The pieces cannot be used (partition values the listing does not have, stored pieces that
+    do not fit the fresh ones): the engine computes the query whole, as without partitions."""
+
+
+def _fitting(fn):  # noqa: ANN001, ANN202
+    """Stored pieces that do not fit (a schema from an older version) are a Mismatch, not a crash."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        try:
+            return fn(*args, **kwargs)
+        except pl.exceptions.PolarsError as e:
+            raise Mismatch(str(e)) from None
+
+    return wrapper
 
 
 @dataclass
@@ -86,7 +103,7 @@ class PartStore:
         self.dir = state_dir / "cache" / "parts"
 
     def _path(self, con: Connector, identity: str) -> Path:
-        key = hashlib.sha256(f"{con.source_id}\n{identity}".encode()).hexdigest()[:32]
+        key = hashlib.sha256(f"{FORMAT}\n{con.source_id}\n{identity}".encode()).hexdigest()[:32]
         return self.dir / f"{key}.parquet"
 
     def load(self, con: Connector, identity: str) -> pl.DataFrame | None:
@@ -107,6 +124,13 @@ class PartStore:
             tmp.replace(path)
         except OSError:
             pass  # a read-only folder: nothing kept, still correct
+
+
+def _like(kept: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
+    """Stored rows in the columns and types of the fresh ones (strictly: else a Mismatch)."""
+    if set(kept.columns) != set(fresh.columns):
+        raise Mismatch("the stored pieces have other columns")
+    return kept.select(fresh.columns).cast(dict(fresh.schema), strict=True)  # type: ignore[arg-type]
 
 
 def _markers(stored: pl.DataFrame | None, key: str) -> dict[object, tuple[str, dt.datetime]]:
@@ -143,6 +167,7 @@ def _data(stored: pl.DataFrame | None) -> pl.DataFrame | None:
     return stored.filter(~pl.col("__mark")).drop("__sig", "__read_at", "__mark")
 
 
+@_fitting
 def partials(
     store: PartStore,
     con: Connector,
@@ -188,9 +213,8 @@ def partials(
     pieces = [f for f in (kept, fresh) if f is not None]
     if not pieces:
         raise Mismatch  # nothing stored and nothing read (no partitions): compute it whole
-    if fresh is not None and kept is not None and kept.height:
-        fresh = fresh.cast(dict(kept.schema), strict=False)  # type: ignore[arg-type]
-        kept = kept.select(fresh.columns)
+    if fresh is not None and kept is not None:
+        kept = _like(kept, fresh)
     frame = pl.concat(pieces, how="vertical_relaxed") if len(pieces) > 1 else pieces[0]
     marks = {v: (fp, now if v in changed else known[v][1]) for v, fp in current.items()}
     if changed:
@@ -212,6 +236,7 @@ def key_partitions(part: pl.DataFrame) -> dict[object, set[str | None]]:
     return out
 
 
+@_fitting
 def by_period(
     store: PartStore,
     con: Connector,
@@ -255,9 +280,8 @@ def by_period(
     if kept is not None:
         kept = kept.filter(pl.col("period").is_in([p for p in keys_of if p not in invalid]))
     pieces = [f for f in (kept, fresh) if f is not None]
-    if fresh is not None and kept is not None and kept.height:
-        fresh = fresh.cast(dict(kept.schema), strict=False)  # type: ignore[arg-type]
-        kept = kept.select(fresh.columns)
+    if fresh is not None and kept is not None:
+        kept = _like(kept, fresh)
     frame = pl.concat(pieces, how="vertical_relaxed") if len(pieces) > 1 else pieces[0] if pieces else None
     if frame is None:
         frame = con.fetch(build(pmap, None)).with_columns(pl.col("period").cast(pl.String))

@@ -276,3 +276,16 @@ def test_validate_names_a_wrong_partition(city):
     assert "indicators.yaml:" in proc.stderr and "partition: 'day': the folders under" in proc.stderr
     city["config"].write_text(config_text({"partition": "month"}), encoding="utf-8")
     assert run_cli("validate", "--config", city["config"]).returncode == 0
+
+
+def test_stored_pieces_that_do_not_fit_are_read_again(city):
+    """Stored pieces whose columns do not fit the fresh ones: computed whole, not a crash."""
+    import polars as pl
+
+    compute(city["config"])
+    for f in (city["folder"] / ".cockpit" / "cache" / "parts").glob("*.parquet"):
+        stored = pl.read_parquet(f)
+        stored.drop(stored.columns[1]).write_parquet(f)  # as a store of another layout might be
+    touch_later(city["cases"] / "month=2025-09" / "part-0.parquet")
+    _, got = compute(city["config"])
+    assert_same_as_full(city["config"], got)
