@@ -47,14 +47,20 @@ REFRESH_CHECK = dt.timedelta(seconds=30)
 
 
 def watermark(cat: Catalogue) -> tuple:
-    """What changes when a file source is refreshed: each file's size and modification time."""
-    out = []
+    """What changes when a file source is refreshed: each file's size and modification time
+    (for a folder or a glob, every file under it: a new file in ``month=2026-11/`` counts)."""
+    from connectors.embedded import file_fingerprint
+
+    out: list[tuple] = []
     for sid, src in sorted(cat.config.sources.items()):
         path = getattr(src, "path", None)
-        if not path:
+        if not path or "://" in str(path):
             continue
         p = cat.resolve(path)
         try:
+            if p.is_dir() or any(ch in str(p) for ch in "*?["):
+                out.append((sid, file_fingerprint(p), None))
+                continue
             st = p.stat()
             out.append((sid, st.st_size, st.st_mtime_ns))
         except OSError:

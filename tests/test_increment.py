@@ -289,3 +289,13 @@ def test_stored_pieces_that_do_not_fit_are_read_again(city):
     touch_later(city["cases"] / "month=2025-09" / "part-0.parquet")
     _, got = compute(city["config"])
     assert_same_as_full(city["config"], got)
+
+
+def test_the_scheduler_sees_a_new_file_inside_a_partition(city):
+    """``cockpit schedule``'s on_refresh watches the files under a folder, not the folder's own time."""
+    from alerts.schedule import watermark
+
+    before = watermark(load(city["config"]))
+    month = city["cases"] / "month=2026-03"
+    shutil.copyfile(month / "part-0.parquet", month / "part-1.parquet")
+    assert watermark(load(city["config"])) != before
