@@ -77,6 +77,12 @@ class Item:
     rule: str
     link: str
     detail: dict[str, Any]
+    small: str | None = None  # "<5": the group is too small to show its value (metrics.masking)
+
+    def value_text(self) -> str:
+        from metrics.format import fmt_value
+
+        return self.small or fmt_value(self.value, self.unit)
 
 
 def _visible(cat: Catalogue, scope: Scope, inst: state.Instance) -> bool:
@@ -84,8 +90,14 @@ def _visible(cat: Catalogue, scope: Scope, inst: state.Instance) -> bool:
     return ind is not None and scope.sees_indicator(ind) and scope.sees_region(inst.region)
 
 
-def _item(cat: Catalogue, inst: state.Instance) -> Item:
+def _item(cat: Catalogue, inst: state.Instance, scope: Scope = OPEN) -> Item:
+    """The inbox's view of an instance; a group too small to show reads ``<5`` for ``scope``
+    (unless it has the ``unmask`` grant), as on the pages."""
+    from metrics.masking import suppression_applies
+
     ind = cat.indicators[inst.indicator]
+    small = inst.details.get("small") if suppression_applies(cat, scope, ind) else None
+    masked = set(inst.details.get("masked") or []) if suppression_applies(cat, scope, ind) else set()
     return Item(
         inst.id,
         inst.indicator,
@@ -97,9 +109,9 @@ def _item(cat: Catalogue, inst: state.Instance) -> Item:
         inst.handling,
         inst.episode,
         inst.period,
-        inst.value,
-        inst.target,
-        inst.status,
+        None if small else inst.value,
+        None if small else inst.target,
+        None if small else inst.status,
         ind.unit or "",
         inst.fired_at,
         inst.resolved_at,
@@ -107,7 +119,8 @@ def _item(cat: Catalogue, inst: state.Instance) -> Item:
         inst.deadline,
         inst.rule,
         detail_link(cat, inst.indicator, inst.region, inst.period),
-        inst.details,
+        {k: v for k, v in inst.details.items() if not (small and k == "finding") and k not in masked},
+        small,
     )
 
 
@@ -128,7 +141,7 @@ def items(
     finally:
         con.close()
     out = [
-        _item(cat, i)
+        _item(cat, i, scope)
         for i in insts
         if i.episode > 0
         and i.state in states
@@ -275,7 +288,7 @@ def _act(
             state.add_action(
                 con, inst, now, user, action, department=department, deadline=deadline, text=text
             )
-        return _item(cat, inst)
+        return _item(cat, inst, scope)
     finally:
         con.close()
 
@@ -283,7 +296,6 @@ def _act(
 def bulletin_items(cat: Catalogue, state_path: Path, scope: Scope = OPEN) -> list[Any]:
     """The ``level: bulletin`` alerts firing now, as :class:`alerts.bulletin.BulletinAlert` items."""
     from metrics import periods
-    from metrics.format import fmt_value
 
     from .bulletin import BulletinAlert
 
@@ -293,6 +305,6 @@ def bulletin_items(cat: Catalogue, state_path: Path, scope: Scope = OPEN) -> lis
             continue
         when = periods.label(i.period, cumulative=cat.indicators[i.indicator].accumulate != "none")
         rule = i.detail.get("when", "")
-        text = f"{i.region_name}{i.indicator_name}{when}为 {fmt_value(i.value, i.unit)}（{rule}）"
+        text = f"{i.region_name}{i.indicator_name}{when}为 {i.value_text()}（{rule}）"
         out.append(BulletinAlert(i.indicator, i.region or "", i.period, text))
     return out

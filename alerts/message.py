@@ -56,13 +56,16 @@ def alert_message(
     kind: str,
     rule_label: str,
     reminder: int | None = None,
+    small: str | None = None,
 ) -> dict[str, Any]:
-    """The message for a ``fire``, ``resolve`` or ``remind`` event of one instance."""
+    """The message for a ``fire``, ``resolve`` or ``remind`` event of one instance.
+
+    ``small``: the group is too small to show (``<5``, ``样本<5``), said in place of the value."""
     unit = (ind.unit or "").strip()
     cumulative = ind.accumulate in ("ytd", "source")
     where = region_name(cat, region)
     when = periods.label(inst.period, cumulative=cumulative) if inst.period else ""
-    value = fmt_value(inst.value, unit)
+    value = small if small is not None else fmt_value(inst.value, unit)
     status = STATUS_WORD.get(inst.status or "", "")
     if status and ind.bands is not None:  # five-light: the light says hot or cold, so say which
         status += f"·{BAND_MEANING.get(inst.status or '', '')}"

@@ -74,6 +74,10 @@ def step(inst: Instance, obs: Observation, need: int, now: dt.datetime) -> tuple
         new.resolved_at = iso(now)
         for f in ROW_FIELDS:
             setattr(new, f, obs.row.get(f, getattr(inst, f)))
+        # the resolved value is shown: whether its group is too small to show is the new row's
+        kept = {k: v for k, v in (inst.details or {}).items() if k not in ("small", "masked")}
+        kept.update({k: obs.detail[k] for k in ("small", "masked") if k in obs.detail})
+        new.detail = json.dumps(kept, ensure_ascii=False, default=str) if kept else None
         return new, ["resolve"]
     if inst.state == "pending":
         new.state = "inactive"

@@ -98,6 +98,33 @@ def sources_of(cat: Catalogue, ind: spec.Indicator) -> set[str]:
     return sources_feeding(cat, ind)
 
 
+def small_groups(cat: Catalogue, rows: pl.DataFrame, period: str) -> dict[str | None, dict[str, Any]]:
+    """Per region, what a push or the inbox must not show of ``period``'s row (a 敏感 indicator's
+    group under ``access.min_group_size``, :func:`metrics.masking.suppress_small`):
+    ``{"small": "<5"}`` for a hidden row, ``{"masked": ["yoy"]}`` for a change against a hidden
+    base. Rules still see the real values; only what is shown of them changes."""
+    from metrics.access import OPEN
+    from metrics.masking import suppress_small
+
+    shown = suppress_small(rows, cat, OPEN)
+    if not shown["suppressed"].any():
+        return {}
+    real = {
+        r: (y, m)
+        for r, y, m in rows.filter(pl.col("period") == period).select("region", "yoy", "mom").iter_rows()
+    }
+    out: dict[str | None, dict[str, Any]] = {}
+    for r in shown.filter(pl.col("period") == period).iter_rows(named=True):
+        if r["suppressed"]:
+            out[r["region"]] = {"small": r["suppressed_text"]}
+            continue
+        y, m = real.get(r["region"], (None, None))
+        masked = [k for k, was in (("yoy", y), ("mom", m)) if was is not None and r[k] is None]
+        if masked:
+            out[r["region"]] = {"masked": masked}
+    return out
+
+
 def evaluate(
     cat: Catalogue,
     rules: Sequence[Rule],
@@ -138,6 +165,7 @@ def evaluate(
             wanted = [periods.shift(latest, -i) for i in range(depth)]
             recent = mine.filter(pl.col("period").is_in(wanted))
             stale = bool(sources_of(cat, ind) & stale_sources)
+            hidden = small_groups(cat, mine, latest)
             recs = []
             for r in recent.select(
                 ["region", "period", "value", "target", "status", "yoy", "mom", "rank"]
@@ -192,6 +220,7 @@ def evaluate(
                         }
                     if stale:
                         detail["stale"] = True
+                    detail.update(hidden.get(reg, {}))
                     obs_row = {k: row[k] for k in ("value", "target", "status", "yoy", "mom", "rank")}
                     out.append(
                         (rule, reg, Observation(latest, hits.get((reg, latest), False), run, obs_row, detail))

@@ -27,7 +27,7 @@ import datetime as dt
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -227,12 +227,30 @@ def _notify(
     channels = channels_for(cat, rule.spec.notify, rule.indicator, inst.region)
     if state.has_notice(con, key):
         return
-    message = alert_message(cat, rule.indicator, inst.region, inst, event, rule.label, reminder)
+    shown, small = small_group_masked(inst)
+    message = alert_message(cat, rule.indicator, inst.region, shown, event, rule.label, reminder, small)
     chart = None
-    if any(isinstance(cat.config.channels[c], spec.EmailChannel) for c in channels):
-        chart = _chart(rule.indicator, inst, rows, report)
+    if small is None and any(isinstance(cat.config.channels[c], spec.EmailChannel) for c in channels):
+        chart = _chart(cat, rule.indicator, inst, rows, report)
     state.add_notice(con, key, event, inst.id, now, message, chart, channels)
     report.events.append((event, inst.id, message["title"]))
+
+
+def small_group_masked(inst: state.Instance) -> tuple[state.Instance, str | None]:
+    """The instance as a push may show it: a 敏感 indicator's group under ``access.min_group_size``
+    reads ``<5`` (its value, target gap, 同比 and 环比 left out, and no chart), and a change against
+    a hidden base is left out, as on the pages (:func:`alerts.rules.small_groups`).
+
+    Robots post to groups and mail is forwarded, so pushes are masked for everyone, a channel
+    bound to a user with the ``unmask`` grant too; the cockpit's pages show that user the rest.
+    """
+    detail = inst.details
+    if detail.get("small"):
+        return replace(inst, value=None, yoy=None, mom=None, target=None), str(detail["small"])
+    masked = detail.get("masked") or []
+    if masked:
+        return replace(inst, **{k: None for k in masked if k in ("yoy", "mom")}), None
+    return inst, None
 
 
 def channels_for(cat: Catalogue, names: Sequence[str], ind: spec.Indicator, region: str | None) -> list[str]:
@@ -251,15 +269,21 @@ def channels_for(cat: Catalogue, names: Sequence[str], ind: spec.Indicator, regi
     return out
 
 
-def _chart(ind: spec.Indicator, inst: state.Instance, rows: pl.DataFrame, report: RunReport) -> bytes | None:
-    """The indicator's last 13 periods in this region as a PNG, for email; None if it cannot be drawn."""
+def _chart(
+    cat: Catalogue, ind: spec.Indicator, inst: state.Instance, rows: pl.DataFrame, report: RunReport
+) -> bytes | None:
+    """The indicator's last 13 periods in this region as a PNG, for email; None if it cannot be drawn.
+    A period whose group is too small to show (metrics.masking) is a gap."""
     from metrics import periods
+    from metrics.access import OPEN
+    from metrics.masking import suppress_small
 
     mine = rows.filter(
         (pl.col("indicator") == ind.id) & (pl.col("region") == inst.region) & pl.col("department").is_null()
     )
     if mine.is_empty():
         return None
+    mine = suppress_small(mine, cat, OPEN)
     pts = sorted(
         zip(mine["period"].to_list(), mine["value"].to_list(), strict=True),
         key=lambda p: periods.ordinal(p[0]),

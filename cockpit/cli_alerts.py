@@ -92,7 +92,6 @@ def list_cmd(config: str, state: str | None, show_all: bool, fmt: str, as_user: 
     from dataclasses import asdict
 
     from alerts.inbox import HANDLING_LABEL, STATE_LABEL, items
-    from metrics.format import fmt_value
 
     cat = _load(config)
     scope = _scope(cat, as_user)
@@ -109,7 +108,7 @@ def list_cmd(config: str, state: str | None, show_all: bool, fmt: str, as_user: 
                 i.indicator_name,
                 i.region_name,
                 i.period or "",
-                fmt_value(i.value, i.unit),
+                i.value_text(),
                 STATE_LABEL.get(i.state, i.state),
                 HANDLING_LABEL.get(i.handling, i.handling),
                 i.fired_at or "",

@@ -51,15 +51,21 @@ def period_options(
     inds = indicators_of(cat, scope, domain)
     grain = main_grain(cat, inds)
     ids = [i.id for i in inds if (grain_of(cat.indicators, i.id) or "month") == grain]
-    mine = _region_rows(_domain_rows(rows, scope, inds), ids, region)
+    mine = _region_rows(_domain_rows(cat, rows, scope, inds), ids, region)
     found = mine["period"].unique().to_list() if mine.height else []
     return sorted(found, key=periods.ordinal, reverse=True)
 
 
-def _domain_rows(rows: pl.DataFrame, scope: Scope, inds: Sequence[spec.Indicator]) -> pl.DataFrame:
-    """The scope's region rows of these indicators (one pass over the rows, not one per indicator)."""
+def _domain_rows(
+    cat: Catalogue, rows: pl.DataFrame, scope: Scope, inds: Sequence[spec.Indicator]
+) -> pl.DataFrame:
+    """The scope's region rows of these indicators (one pass over the rows, not one per indicator),
+    with the small groups of 敏感 sources hidden (:func:`metrics.masking.suppress_small`)."""
+    from .masking import suppress_small
+
     ids = [i.id for i in inds]
-    return scope.filter_rows(rows).filter(pl.col("indicator").is_in(ids) & pl.col("department").is_null())
+    mine = scope.filter_rows(rows).filter(pl.col("indicator").is_in(ids) & pl.col("department").is_null())
+    return suppress_small(mine, cat, scope)
 
 
 def _up_to(frame: pl.DataFrame, period: str | None) -> pl.DataFrame:
@@ -95,7 +101,7 @@ def cards(
 ) -> list[Card]:
     """A KPI card for every indicator of the domain that has data at ``region`` (default: the scope's top)."""
     inds = indicators_of(cat, scope, domain)
-    rows = _domain_rows(rows, scope, inds)
+    rows = _domain_rows(cat, rows, scope, inds)
     region = region or top_region(cat, scope)
     out = []
     for ind in inds:
@@ -134,7 +140,7 @@ def trends(
 ) -> dict[str, pl.DataFrame]:
     """Per indicator id, its last ``n`` periods at ``region``: period, label, value, target, status (in time order)."""
     inds = indicators_of(cat, scope, domain)
-    rows = _domain_rows(rows, scope, inds)
+    rows = _domain_rows(cat, rows, scope, inds)
     region = region or top_region(cat, scope)
     out: dict[str, pl.DataFrame] = {}
     for ind in inds:
@@ -169,7 +175,7 @@ def flagged(
     region, region_name, period, period_label, value, unit, target, status, yoy.
     """
     inds = indicators_of(cat, scope, domain)
-    rows = _domain_rows(rows, scope, inds)
+    rows = _domain_rows(cat, rows, scope, inds)
     region = region or top_region(cat, scope)
     if cat.tree is None or region is None or region not in cat.tree:
         return pl.DataFrame()

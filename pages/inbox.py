@@ -178,7 +178,7 @@ if shown:
             "状态": [
                 f"{STATE_LABEL.get(i.state, i.state)} · {LIGHT.get(i.status or '', '—')}" for i in shown
             ],
-            "数值": [fmt_value(i.value, i.unit) for i in shown],
+            "数值": [i.value_text() for i in shown],
             "期间": [period_text(i) for i in shown],
             "预警时间": [when(i.fired_at) for i in shown],
             "承办单位": [department(i.assignee) for i in shown],
@@ -228,7 +228,7 @@ with facts_col:
     st.subheader(f"{item.region_name} · {item.indicator_name}")
     facts = [
         f"- **期间**：{period_text(item)}",
-        f"- **数值**：{fmt_value(item.value, item.unit)}"
+        f"- **数值**：{item.value_text()}"
         + (f"（目标 {fmt_value(item.target, item.unit)}）" if item.target is not None else ""),
         f"- **状态**：{STATE_LABEL.get(item.state, item.state)} · {LIGHT.get(item.status or '', '—')}",
         f"- **预警时间**：{when(item.fired_at)}"
@@ -346,7 +346,7 @@ except (InboxError, StateError, sqlite3.Error):
     steps = []
 lines = []
 if item.fired_at:
-    lines.append((item.fired_at, f"**触发预警** · {period_text(item)} {fmt_value(item.value, item.unit)}"))
+    lines.append((item.fired_at, f"**触发预警** · {period_text(item)} {item.value_text()}"))
 if item.state == "resolved" and item.resolved_at:
     lines.append((item.resolved_at, "**数据恢复正常**"))
 for s in steps:

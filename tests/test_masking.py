@@ -517,3 +517,76 @@ def test_cockpit_compute_keeps_the_engine_rows(sample: tuple[Any, pl.DataFrame],
     out = {(r["region"], r["department"]): r["value"] for r in json.loads(got.stdout)}
     towns = list(cat.tree.children(SHANHAIGUAN))
     assert {t: out[(t, None)] for t in towns} == _engine_values(rows, "hotline_utility_calls", DAY, towns)
+
+
+def test_a_push_and_the_inbox_say_less_than_five_for_a_small_group(
+    sample: tuple[Any, pl.DataFrame], tmp_path: Path
+) -> None:
+    """特别呈报 on a 敏感 indicator: the rule sees the real value, but a group of 1-4 records reads
+    "<5" in the push (no value, no change, no chart) and in the inbox (but for the unmask grant);
+    a larger group shows its value."""
+    from alerts import state
+    from alerts.inbox import items
+    from alerts.message import alert_message
+    from alerts.rules import small_groups
+    from alerts.run import small_group_masked
+
+    cat, rows = sample
+    ind = cat.indicators["hotline_utility_calls"]
+    mine = rows.filter((pl.col("indicator") == ind.id) & pl.col("department").is_null())
+    hidden = small_groups(cat, mine, DAY)
+    raw = _engine_values(rows, ind.id, DAY, list(cat.tree.subtree(ROOT)))
+    small_town = next(r for r in cat.tree.children(SHANHAIGUAN) if 0 < raw[r] < 5)
+    large = max(raw, key=lambda r: raw[r])
+    assert raw[large] >= 5 and hidden[small_town] == {"small": "<5"} and "small" not in hidden.get(large, {})
+    con = state.connect(tmp_path / "alerts.db")
+    for region in (small_town, large):
+        inst = state.Instance(
+            f"i{region}",
+            ind.id,
+            "r",
+            region,
+            "special",
+            "firing",
+            1,
+            DAY,
+            value=raw[region],
+            yoy=5.0,
+            mom=1.0,
+            detail=json.dumps(hidden.get(region, {})),
+            fired_at="2026-11-29T08:00:00",
+        )
+        state.save_instance(con, inst)
+        shown, small = small_group_masked(inst)
+        msg = alert_message(cat, ind, region, shown, "fire", "规则", small=small)
+        if region == small_town:
+            assert small == "<5" and msg["title"].endswith("为 <5")
+            assert "同比" not in msg["markdown"] and "环比" not in msg["markdown"]
+        else:
+            assert small is None and fmt_value(raw[region], ind.unit or "") in msg["title"]
+    con.commit()
+    con.close()
+    seen = {i.region: i for i in items(cat, tmp_path / "alerts.db", OPEN)}
+    assert seen[small_town].value is None and seen[small_town].value_text() == "<5"
+    assert seen[large].value == raw[large]
+    officer = user_scope(cat, "qin", ROOT, ["unmask"])
+    seen = {i.region: i for i in items(cat, tmp_path / "alerts.db", officer)}
+    assert seen[small_town].value == raw[small_town]
+
+
+def test_a_domain_page_hides_a_small_group(sample: tuple[Any, pl.DataFrame]) -> None:
+    from metrics import domain as frames
+
+    cat, rows = sample
+    ind = cat.indicators["hotline_utility_calls"]
+    raw = _engine_values(rows, ind.id, DAY, list(cat.tree.children(SHANHAIGUAN)))
+    small_town = next(r for r, v in raw.items() if 0 < v < 5)
+    card = next(
+        c for c in frames.cards(cat, rows, OPEN, ind.domain, small_town, DAY) if c.indicator == ind.id
+    )
+    assert card.period == DAY and card.value is None and card.yoy is None
+    officer = user_scope(cat, "qin", ROOT, ["unmask"])
+    card = next(
+        c for c in frames.cards(cat, rows, officer, ind.domain, small_town, DAY) if c.indicator == ind.id
+    )
+    assert card.value == raw[small_town]
