@@ -32,7 +32,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,8 @@ import polars as pl
 
 from connectors import Connector
 from connectors.partitions import Partitions, sql_value
+
+from .store import read_frame, write_frame
 
 FORMAT = 1  # of the stored pieces: a new layout gets new files instead of misreading old ones
 
@@ -107,23 +108,10 @@ class PartStore:
         return self.dir / f"{key}.parquet"
 
     def load(self, con: Connector, identity: str) -> pl.DataFrame | None:
-        path = self._path(con, identity)
-        if not path.exists():
-            return None
-        try:
-            return pl.read_parquet(path)
-        except Exception:  # noqa: BLE001 - a damaged piece is simply read again
-            return None
+        return read_frame(self._path(con, identity))
 
     def save(self, con: Connector, identity: str, frame: pl.DataFrame) -> None:
-        path = self._path(con, identity)
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            frame.write_parquet(tmp)
-            tmp.replace(path)
-        except OSError:
-            pass  # a read-only folder: nothing kept, still correct
+        write_frame(self._path(con, identity), frame)
 
 
 def _like(kept: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:

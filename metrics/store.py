@@ -26,6 +26,29 @@ import polars as pl
 from connectors import Connector, SourceError
 
 
+def read_frame(path: Path) -> pl.DataFrame | None:
+    """A stored frame, or None when it is missing or damaged (then it is simply computed again)."""
+    if not path.exists():
+        return None
+    try:
+        return pl.read_parquet(path)
+    except Exception:  # noqa: BLE001 - a damaged file is recomputed, never an error
+        return None
+
+
+def write_frame(path: Path, frame: pl.DataFrame) -> bool:
+    """Store a frame whole, atomically (a reader sees the old file or the new one). False when the
+    folder cannot be written: then nothing is kept, and every compute is still correct."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        frame.write_parquet(tmp)
+        tmp.replace(path)
+        return True
+    except OSError:
+        return False
+
+
 class Store:
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir / "cache"
@@ -54,26 +77,15 @@ class Store:
         key = self._key(con, sql)
         if key is None:
             return None
-        path = self.dir / f"{key[0]}-{key[1]}.parquet"
-        if not path.exists():
-            return None
-        try:
-            return pl.read_parquet(path)
-        except Exception:  # noqa: BLE001 - a damaged cache file is simply recomputed
-            return None
+        return read_frame(self.dir / f"{key[0]}-{key[1]}.parquet")
 
     def put(self, con: Connector, sql: str, frame: pl.DataFrame) -> None:
         key = self._key(con, sql)
         if key is None:
             return
         name = f"{key[0]}-{key[1]}.parquet"
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.dir / f".{name}.{os.getpid()}.tmp"
-            frame.write_parquet(tmp)
-            tmp.replace(self.dir / name)
-            for old in self.dir.glob(f"{key[0]}-*.parquet"):
-                if old.name != name:
-                    old.unlink(missing_ok=True)  # the same query over an older version of the data
-        except OSError:
-            pass  # a read-only folder: no cache, still correct
+        if not write_frame(self.dir / name, frame):
+            return
+        for old in self.dir.glob(f"{key[0]}-*.parquet"):
+            if old.name != name:
+                old.unlink(missing_ok=True)  # the same query over an older version of the data
