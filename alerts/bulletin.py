@@ -941,9 +941,7 @@ def _outlook(
     another year than the bulletin's (last December's figure in a January bulletin) is left out.
     Returns the notes and how many indicators were forecast.
     """
-    from metrics.engine import resolve_target
-    from metrics.models.forecast import forecast_year_end
-    from metrics.models.runner import regular
+    from metrics.views import outlook_of
 
     wanted = [
         r
@@ -974,18 +972,7 @@ def _outlook(
         series = series.filter(pl.col("period").is_in(keep))
         if series.height < MIN_OUTLOOK_ROWS:
             continue
-        ps, x = regular(series)
-        target = resolve_target(ind.target, own, str(periods.year_of(ps[-1])))
-        o = forecast_year_end(
-            x,
-            ps,
-            grain=grain_of(cat.indicators, ind.id) or "month",
-            accumulate=ind.accumulate,
-            direction=ind.direction,
-            target=target,
-            name=ind.name,
-            unit=r.unit,
-        )
+        o = outlook_of(cat, ind, series, own)
         if o is None or o.probability is None or periods.year_of(o.period) != year:
             continue
         checked += 1

@@ -19,7 +19,7 @@ from .access import Scope
 from .catalogue import spec
 from .catalogue.load import Catalogue
 from .catalogue.rules import grain_of
-from .views import Card, top_region
+from .views import Card, card_of, top_region
 
 HISTORY = 24  # periods in a trend chart and a card's history
 
@@ -108,24 +108,7 @@ def cards(
         mine = _series(rows, ind, region, period)
         if mine.height == 0:
             continue
-        last = mine.row(-1, named=True)
-        out.append(
-            Card(
-                ind.id,
-                ind.name,
-                ind.domain or "其他",
-                ind.unit or "",
-                last["period"],
-                periods.label(last["period"], cumulative=ind.accumulate != "none"),
-                last["value"],
-                last["target"],
-                last["status"],
-                last["yoy"],
-                last["mom"],
-                ind.direction,
-                mine.tail(HISTORY)["value"].to_list(),
-            )
-        )
+        out.append(card_of(ind, mine, HISTORY))
     return out
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -108,26 +109,29 @@ def cards(
                 )
         if mine.height == 0:
             continue
-        last = mine.row(-1, named=True)
-        hist = mine.tail(24)["value"].to_list()
-        out.append(
-            Card(
-                ind.id,
-                ind.name,
-                ind.domain or "其他",
-                ind.unit or "",
-                last["period"],
-                periods.label(last["period"], cumulative=ind.accumulate != "none"),
-                last["value"],
-                last["target"],
-                last["status"],
-                last["yoy"],
-                last["mom"],
-                ind.direction,
-                hist,
-            )
-        )
+        out.append(card_of(ind, mine, 24))
     return out
+
+
+def card_of(ind: spec.Indicator, series: pl.DataFrame, history: int) -> Card:
+    """The card of an indicator's series (rows in time order): its last row, and the last
+    ``history`` values for the sparkline."""
+    last = series.row(-1, named=True)
+    return Card(
+        ind.id,
+        ind.name,
+        ind.domain or "其他",
+        ind.unit or "",
+        last["period"],
+        periods.label(last["period"], cumulative=ind.accumulate != "none"),
+        last["value"],
+        last["target"],
+        last["status"],
+        last["yoy"],
+        last["mom"],
+        ind.direction,
+        series.tail(history)["value"].to_list(),
+    )
 
 
 def top_region(cat: Catalogue, scope: Scope) -> str | None:
@@ -196,11 +200,6 @@ def outlooks(
     the probability of reaching that year's target, for one region (default:
     the scope's top). Indicators with too little history are left out.
     """
-    from .catalogue.rules import grain_of
-    from .engine import resolve_target
-    from .models.forecast import forecast_year_end
-    from .models.runner import regular
-
     region = region or top_region(cat, scope)
     rows = scope.filter_rows(rows)
     out: list[tuple[spec.Indicator, object]] = []
@@ -215,21 +214,31 @@ def outlooks(
         )
         if mine.height < 6:
             continue
-        ps, x = regular(mine)
-        target = resolve_target(ind.target, region, str(periods.year_of(ps[-1])))
-        outlook = forecast_year_end(
-            x,
-            ps,
-            grain=grain_of(cat.indicators, ind.id) or "month",
-            accumulate=ind.accumulate,
-            direction=ind.direction,
-            target=target,
-            name=ind.name,
-            unit=ind.unit or "",
-        )
+        outlook = outlook_of(cat, ind, mine, region)
         if outlook is not None:
             out.append((ind, outlook))
     return out
+
+
+def outlook_of(cat: Catalogue, ind: spec.Indicator, series: pl.DataFrame, region: str | None) -> Any:
+    """The year-end outlook of one series of ``ind`` at ``region`` (rows with period and value),
+    against that region's target for the series' last year; None when it cannot be made."""
+    from .catalogue.rules import grain_of
+    from .engine import resolve_target
+    from .models.forecast import forecast_year_end
+    from .models.runner import regular
+
+    ps, x = regular(series)
+    return forecast_year_end(
+        x,
+        ps,
+        grain=grain_of(cat.indicators, ind.id) or "month",
+        accumulate=ind.accumulate,
+        direction=ind.direction,
+        target=resolve_target(ind.target, region, str(periods.year_of(ps[-1]))),
+        name=ind.name,
+        unit=ind.unit or "",
+    )
 
 
 def latest_alerts(cat: Catalogue, scope: Scope, n: int = 5) -> list[object]:
