@@ -250,18 +250,14 @@ def records(
         )
     src = cat.config.sources[ind.source]
     klass = src.classification
+
+    def empty(why: str) -> RecordsView:
+        return _empty(indicator, ind.source, region, period, why, limit=limit, classification=klass)
+
     try:
         periods.grain_of(period)
     except periods.PeriodError:
-        return _empty(
-            indicator,
-            ind.source,
-            region,
-            period,
-            f"期间 {period} 无法识别",
-            limit=limit,
-            classification=klass,
-        )
+        return empty(f"期间 {period} 无法识别")
     root = cat.tree.root if cat.tree is not None else None
     if (
         ind.region is None
@@ -270,63 +266,23 @@ def records(
         and region != root
         and scope.sees_region(region)
     ):
-        return _empty(
-            indicator,
-            ind.source,
-            region,
-            period,
-            "该指标只有全市数据，没有分地区的明细",
-            limit=limit,
-            classification=klass,
-        )
+        return empty("该指标只有全市数据，没有分地区的明细")
     if _region_codes(cat, scope, ind, region) is False:
-        return _empty(
-            indicator,
-            ind.source,
-            region,
-            period,
-            "地区不存在或不在您的权限范围内",
-            limit=limit,
-            classification=klass,
-        )
+        return empty("地区不存在或不在您的权限范围内")
 
     try:
         con = open_connector(cat, ind.source)
     except SourceError as e:
-        return _empty(
-            indicator,
-            ind.source,
-            region,
-            period,
-            f"数据源无法读取：{e.message}",
-            limit=limit,
-            classification=klass,
-        )
+        return empty(f"数据源无法读取：{e.message}")
     try:
         qb = QueryBuilder(con.columns(), con.dialect)
         built = records_sql(qb, con, cat, scope, ind, region, period, limit)
         if built is None:
-            return _empty(
-                indicator,
-                ind.source,
-                region,
-                period,
-                "地区不存在或不在您的权限范围内",
-                limit=limit,
-                classification=klass,
-            )
+            return empty("地区不存在或不在您的权限范围内")
         sql, cols = built
         frame = con.fetch(sql)
     except SourceError as e:
-        return _empty(
-            indicator,
-            ind.source,
-            region,
-            period,
-            f"数据源无法读取：{e.message}",
-            limit=limit,
-            classification=klass,
-        )
+        return empty(f"数据源无法读取：{e.message}")
     finally:
         _release(con)
 
