@@ -268,6 +268,16 @@ def set_query(**params: str | None) -> None:
             st.query_params[k] = v
 
 
+def open_pending(key: str, param: str, picker: str) -> None:
+    """Open the choice a click left under ``key`` on the previous run (a drill-down, 返回上级, a
+    scoreboard row): write it to the URL as ``param`` and drop ``picker``'s own state before the
+    picker is drawn, so that it reads the URL."""
+    pending = st.session_state.pop(key, None)
+    if pending is not None:
+        st.session_state.pop(picker, None)
+        set_query(**{param: pending})
+
+
 def link(path: str, **params: str | None) -> str:
     """A page link with its view: ``link("detail", indicator="x", region="1")`` → ``/detail?…``."""
     q = {k: v for k, v in params.items() if v is not None}

@@ -15,7 +15,7 @@ import pandas as pd
 import polars as pl
 import streamlit as st
 
-from cockpit.ui import page_start, pick_period, select_bound, set_query, view
+from cockpit.ui import open_pending, page_start, pick_period, select_bound, view
 from metrics import assess, periods, rankings
 from metrics.access import Scope
 from metrics.catalogue import spec
@@ -102,11 +102,7 @@ cat, scope, data = page_start("指标考核")
 rows = data.rows
 v = view(cat, scope, rows)
 
-pending = st.session_state.pop(GOTO, None)
-if pending is not None:
-    # the subject picker keeps its own state; drop it (before it is drawn) so that it reads the URL
-    st.session_state.pop("pick_subject", None)
-    set_query(subject=pending)
+open_pending(GOTO, "subject", "pick_subject")
 
 shown = _visible(cat, scope)
 if not shown:

@@ -18,11 +18,11 @@ from cockpit.ui import (
     catalogue,
     data,
     findings,
+    open_pending,
     page_start,
     pick_indicator,
     pick_period,
     pick_region,
-    set_query,
     view,
 )
 from metrics import detail as D
@@ -383,12 +383,7 @@ def _hides_change_sources(shown: pl.DataFrame, cat: Catalogue, region: str | Non
 cat, scope, d = page_start()
 rows = d.rows
 
-pending = st.session_state.pop(GOTO, None)
-if pending is not None:
-    # the region picker keeps its own state; drop it (before it is drawn) so that it reads the URL
-    if "pick_region" in st.session_state:
-        del st.session_state["pick_region"]
-    set_query(region=pending)
+open_pending(GOTO, "region", "pick_region")
 
 v = view(cat, scope, rows)
 head = st.container()

@@ -16,7 +16,16 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from cockpit.ui import link, page_start, pick_indicator, pick_period, pick_region, set_query, view
+from cockpit.ui import (
+    link,
+    open_pending,
+    page_start,
+    pick_indicator,
+    pick_period,
+    pick_region,
+    set_query,
+    view,
+)
 from metrics import geo, periods, rankings
 from metrics.access import Scope
 from metrics.catalogue.load import Catalogue
@@ -181,12 +190,7 @@ def _ranking_fallback(
 cat, scope, data = page_start()
 rows = data.rows
 
-pending = st.session_state.pop(GOTO, None)
-if pending is not None:
-    # the region picker keeps its own state; drop it (before it is drawn) so that it reads the URL
-    if "pick_region" in st.session_state:
-        del st.session_state["pick_region"]
-    set_query(region=pending)
+open_pending(GOTO, "region", "pick_region")
 
 v = view(cat, scope, rows)
 head = st.container()
