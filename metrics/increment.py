@@ -198,11 +198,11 @@ def partials(
             pl.col("__part").is_in([v for v in same if v is not None])
             | (pl.col("__part").is_null() & pl.lit(None in same))
         )
+    if fresh is not None and kept is not None:
+        kept = _like(kept, fresh)
     pieces = [f for f in (kept, fresh) if f is not None]
     if not pieces:
         raise Mismatch  # nothing stored and nothing read (no partitions): compute it whole
-    if fresh is not None and kept is not None:
-        kept = _like(kept, fresh)
     frame = pl.concat(pieces, how="vertical_relaxed") if len(pieces) > 1 else pieces[0]
     marks = {v: (fp, now if v in changed else known[v][1]) for v, fp in current.items()}
     if changed:
@@ -267,9 +267,9 @@ def by_period(
     kept = _data(stored)
     if kept is not None:
         kept = kept.filter(pl.col("period").is_in([p for p in keys_of if p not in invalid]))
-    pieces = [f for f in (kept, fresh) if f is not None]
     if fresh is not None and kept is not None:
         kept = _like(kept, fresh)
+    pieces = [f for f in (kept, fresh) if f is not None]
     frame = pl.concat(pieces, how="vertical_relaxed") if len(pieces) > 1 else pieces[0] if pieces else None
     if frame is None:
         frame = con.fetch(build(pmap, None)).with_columns(pl.col("period").cast(pl.String))
