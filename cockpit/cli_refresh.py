@@ -78,6 +78,8 @@ def _refresh_table(records: list[dict[str, Any]]) -> str:
             parts = f"{r['partition']}: {r['partitions']}"
             periods = f"{r['periods_recomputed']}/{r['periods']}"
             as_of = (r["read_at"] or "").replace("T", " ")
+        elif r["status"] == "failed":
+            shown, parts, periods, as_of = "—", "—", "—", "—"
         else:
             shown, parts, periods, as_of = "整体（未变则不读）", "—", "—", "—"
         table.append(
