@@ -53,6 +53,24 @@ TEXT_INDICATORS: list[dict[str, Any]] = [
         "region": "region_code",
         "measure": {"type": "median", "column": "days_txt"},
     },
+    # medians outside the tree-level query: each node's own records, and the city alone
+    {
+        "id": "days_txt_median_own",
+        "name": "本级办理天数中位数(文本)",
+        "unit": "天",
+        "time": {"column": "accepted_at", "grain": "month"},
+        "region": "region_code",
+        "rollup": "none",
+        "measure": {"type": "median", "column": "days_txt"},
+    },
+    {
+        "id": "days_txt_median_city",
+        "name": "全市办理天数中位数(文本)",
+        "unit": "天",
+        "time": {"column": "accepted_at", "grain": "quarter"},
+        "department": "dept_code",
+        "measure": {"type": "median", "column": "days_txt"},
+    },
 ]
 # shape → (file under data/, spark reader settings, extra indicators)
 SHAPES: dict[str, tuple[str, dict[str, Any], list[dict[str, Any]]]] = {
