@@ -22,12 +22,35 @@ import pytest
 from metrics.catalogue.load import load_catalogue as load
 from metrics.engine import Engine, rows_as_records
 
+# medians outside the tree-level query (each node's own records; the city by department), so
+# that query's pruned form is checked too
+OWN_MEDIANS = [
+    {
+        "id": "days_median_own",
+        "name": "本级办理天数中位数",
+        "time": {"column": "accepted_at", "grain": "month"},
+        "region": "region_code",
+        "rollup": "none",
+        "measure": {"type": "median", "column": "days"},
+        "source": "cases",
+    },
+    {
+        "id": "days_median_city",
+        "name": "全市办理天数中位数",
+        "time": {"column": "accepted_at", "grain": "quarter"},
+        "department": "dept_code",
+        "measure": {"type": "median", "column": "days"},
+        "source": "cases",
+    },
+]
+
 
 def config_text(extra: dict[str, Any] | None = None) -> str:
-    text = cities.city_yaml(
-        "cases", extra_sources={"cases": {"type": "parquet", "path": "data/cases", **(extra or {})}}
+    return cities.city_yaml(
+        "cases",
+        extra_sources={"cases": {"type": "parquet", "path": "data/cases", **(extra or {})}},
+        extra_indicators=OWN_MEDIANS,
     )
-    return text
 
 
 @pytest.fixture()
