@@ -312,6 +312,25 @@ def select_bound(
     return chosen
 
 
+def pills_bound(label: str, options: Sequence[str], key: str, fmt: Any, where: Any, param: str) -> list[str]:
+    """Multi-choice pills bound to ``?param=a,b``, all chosen by default (and then not in the URL).
+
+    As :func:`select_bound`: the URL wins whenever it changed since the last run (a shared link,
+    the back button), and a choice in the pills is written back to the URL. Unknown values in
+    the URL are ignored.
+    """
+    k, seen = f"filter_{key}", f"_url_{key}"
+    url_value = st.query_params.get(param)
+    if st.session_state.get(seen, "\0") != url_value or k not in st.session_state:
+        wanted = list(options) if url_value is None else [x for x in url_value.split(",") if x in options]
+        st.session_state[k] = wanted
+    chosen = list(where.pills(label, list(options), selection_mode="multi", format_func=fmt, key=k) or [])
+    value = None if set(chosen) == set(options) else ",".join(x for x in options if x in chosen)
+    set_query(**{param: value})
+    st.session_state[seen] = value
+    return chosen
+
+
 def pick_region(
     cat: Catalogue,
     scope: Scope,

@@ -23,7 +23,7 @@ from alerts import inbox
 from alerts.inbox import ACTION_LABEL, ALLOWED, HANDLING_LABEL, STATE_LABEL, InboxError
 from alerts.run import default_state_path
 from alerts.state import StateError
-from cockpit.ui import link, page_start, set_query, view
+from cockpit.ui import link, page_start, pills_bound, set_query, view
 from metrics import periods
 from metrics.format import fmt_value
 from metrics.models.explain import explain_finding
@@ -124,22 +124,11 @@ if not found:
     st.stop()
 
 # ---------------------------------------------------------------- filters
+# bound to ?state= and ?handling=, so that a filtered list is a link too
 f_state, f_handling = st.columns([1, 2])
-states = f_state.pills(
-    "状态",
-    ["firing", "resolved"],
-    selection_mode="multi",
-    default=["firing", "resolved"],
-    format_func=lambda s: STATE_LABEL[s],
-    key="filter_state",
-)
-handlings = f_handling.pills(
-    "办理",
-    list(HANDLING_LABEL),
-    selection_mode="multi",
-    default=list(HANDLING_LABEL),
-    format_func=lambda h: HANDLING_LABEL[h],
-    key="filter_handling",
+states = pills_bound("状态", ["firing", "resolved"], "state", lambda s: STATE_LABEL[s], f_state, "state")
+handlings = pills_bound(
+    "办理", list(HANDLING_LABEL), "handling", lambda h: HANDLING_LABEL[h], f_handling, "handling"
 )
 shown = [
     i

@@ -194,6 +194,25 @@ def test_inbox_lists_the_alerts_newest_first_with_their_facts(
     assert list(at.dataframe[0].value["地区"]) == ["西区"]
 
 
+def test_inbox_filters_are_links(fired: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """?state= and ?handling= choose the filter pills; a choice in the pills goes to the URL."""
+    west = item_of(fired, "102")
+    cat = load_catalogue(fired)
+    inbox.act(cat, default_state_path(cat), west.id, "acknowledge", user="demo", now=NOW)
+    at = open_page(start(fired, monkeypatch, handling="acknowledged"), "pages/inbox.py")
+    assert not problems(at), problems(at)
+    assert list(at.dataframe[0].value["地区"]) == ["西区"]
+    assert at.query_params["handling"] == "acknowledged"
+    at = open_page(start(fired, monkeypatch, state="resolved", handling="new,bogus"), "pages/inbox.py")
+    assert not problems(at), problems(at)
+    assert not at.dataframe or at.dataframe[0].value.empty  # nothing resolved yet
+    assert at.query_params["handling"] == "new"  # the unknown value is dropped
+    # all pills chosen: the parameter leaves the URL
+    at = open_page(start(fired, monkeypatch), "pages/inbox.py")
+    assert "state" not in at.query_params and "handling" not in at.query_params
+    assert set(at.dataframe[0].value["地区"]) == {"测试市", "西区"}
+
+
 def test_inbox_closes_the_loop(fired: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     west = item_of(fired, "102")
     at = open_page(start(fired, monkeypatch, alert=west.id), "pages/inbox.py")
