@@ -19,12 +19,22 @@ st.set_page_config(page_title=site_title(), page_icon="📊", layout="wide", ini
 cat = catalogue()
 scope = current_scope(cat)
 
-overview = st.Page("pages/overview.py", title="一屏总览", icon="📊", url_path="overview", default=True)
+# the default page is served at "/" whatever its url_path; "/overview?…" is the hidden page below
+overview = st.Page("pages/overview.py", title="一屏总览", icon="📊", url_path="home", default=True)
+
+
+def _overview_by_path() -> None:
+    """``/overview?…`` sends the view on to the overview (served at ``/``), parameters and all:
+    without it that path would open Streamlit's "Page not found"."""
+    st.switch_page(overview, query_params=st.query_params.to_dict())
+
+
+overview_path = st.Page(_overview_by_path, title="一屏总览", url_path="overview", visibility="hidden")
 domain_pages = [
     st.Page("pages/domain.py", title=d, icon="🗂️", url_path=domain_slug(d)) for d in domains(cat, scope)
 ]
 sections = {
-    "驾驶舱": [overview, *domain_pages],
+    "驾驶舱": [overview, overview_path, *domain_pages],
     "分析": [
         st.Page("pages/rankings.py", title="排名", icon="🏆", url_path="rankings"),
         st.Page("pages/detail.py", title="指标详情", icon="📈", url_path="detail"),

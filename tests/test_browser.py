@@ -246,11 +246,6 @@ def test_root_deep_link_has_no_errors(server, tab: Tab) -> None:
     assert not tab.errors, tab.errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the overview is the default page, whose path Streamlit makes '/' whatever its url_path: "
-    "/overview?... opens a 'Page not found' dialog (in English) over the overview",
-)
 def test_overview_path_is_found(server, tab: Tab) -> None:
     p = tab.open(server.url + DEEP_LINK).settle().page
     dialogs = p.locator('[role="dialog"]').all_inner_texts()

@@ -779,7 +779,8 @@ def test_records_of_the_county_only_masked_and_no_unmask_without_the_grant(city:
 def test_before_sign_in_no_page_shows_data_even_on_a_deep_link(city: Path, west_alert: str) -> None:
     at = session()
     paths = {info.get("url_pathname") for info in at._registered_pages.values()} | {"audit"}
-    assert len(paths) == 13  # every page, both domain pages, and the audit log's path
+    # every page, both domain pages, the overview's own path (/overview, hidden) and the audit log's path
+    assert len(paths) == 14 and "overview" in paths
     for path in sorted(paths):
         for params in ({}, hostile(west_alert)):
             at = open_path(at, path, **params)
