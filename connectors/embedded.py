@@ -64,6 +64,9 @@ class EmbeddedConnector:
     def open(self) -> EmbeddedConnector:
         with _LOCK:
             try:
+                # a source whose type changed (CSV's temp table, then Parquet's view) would otherwise
+                # be shadowed by the old object: temp objects are found before main ones
+                self._drop(connection())
                 self._create(connection())
                 rows = self._connection().execute(f"DESCRIBE SELECT * FROM {_q(self.view)}").fetchall()
             except duckdb.Error as e:
@@ -90,13 +93,17 @@ class EmbeddedConnector:
         return "none"
 
     def close(self) -> None:
-        con = connection()
         with _LOCK:
+            self._drop(connection())
+
+    def _drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Drop every view or table named like this source's, temporary or not."""
+        for where in ("temp.main.", "main."):
             for kind in ("VIEW", "TABLE"):
                 try:
-                    con.execute(f"DROP {kind} IF EXISTS {_q(self.view)}")
+                    con.execute(f"DROP {kind} IF EXISTS {where}{_q(self.view)}")
                 except duckdb.Error:
-                    pass
+                    pass  # the name is the other kind
 
 
 def _short(e: Exception) -> str:

@@ -84,3 +84,23 @@ def test_missing_table_is_named(city: Path) -> None:
     p = run_cli("validate", "--config", str(city))
     assert p.returncode == 2
     assert "source 'db': table:" in p.stderr and "nope" in p.stderr
+
+
+def test_a_source_whose_type_changed_is_not_shadowed_by_its_old_table(tmp_path) -> None:
+    """A CSV source's temporary table left in the process (the detail view keeps it) must not hide
+    the view of the same source id read as Parquet later: temporary objects are found first."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from connectors.embedded import CsvConnector, ParquetConnector
+
+    (tmp_path / "old.csv").write_text("created_at,n\n2026-01-01,1\n", encoding="utf-8")
+    pq.write_table(pa.table({"accepted_at": ["2026-01-01"], "v": [2]}), tmp_path / "new.parquet")
+    old = CsvConnector("swap", tmp_path / "old.csv", "old.csv", set(), None, None).open()
+    assert set(old.columns()) == {"created_at", "n"}  # and not closed, as records.py leaves it
+    new = ParquetConnector("swap", tmp_path / "new.parquet", "new.parquet").open()
+    try:
+        assert set(new.columns()) == {"accepted_at", "v"}
+        assert new.fetch(f"SELECT SUM(v) AS s FROM {new.relation()}")["s"][0] == 2
+    finally:
+        new.close()
