@@ -96,8 +96,9 @@ def _item(cat: Catalogue, inst: state.Instance, scope: Scope = OPEN) -> Item:
     from metrics.masking import suppression_applies
 
     ind = cat.indicators[inst.indicator]
-    small = inst.details.get("small") if suppression_applies(cat, scope, ind) else None
-    masked = set(inst.details.get("masked") or []) if suppression_applies(cat, scope, ind) else set()
+    hide = suppression_applies(cat, scope, ind)
+    small = inst.details.get("small") if hide else None
+    masked = set(inst.details.get("masked") or []) if hide else set()
     return Item(
         inst.id,
         inst.indicator,

@@ -62,6 +62,16 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
+def quote_ident(name: str) -> str:
+    """A double-quoted SQL identifier (DuckDB's dialect, which the engine writes in)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_string(s: str) -> str:
+    """A single-quoted SQL string literal."""
+    return "'" + s.replace("'", "''") + "'"
+
+
 def kind_of(type_name: str) -> str:
     """Map a database type name to one of :data:`KINDS`."""
     t = type_name.upper()

@@ -19,6 +19,8 @@ import duckdb
 import polars as pl
 
 from .base import ColumnInfo, SourceError, SourceNotes, kind_of
+from .base import quote_ident as _q
+from .base import sql_string as _lit
 from .partitions import Partitions, hive_partitions
 
 _LOCK = threading.RLock()
@@ -34,14 +36,6 @@ def connection() -> duckdb.DuckDBPyConnection:
                 ":memory:", config={"memory_limit": os.environ.get("COCKPIT_DUCKDB_MEMORY", "1GB")}
             )
         return _CON
-
-
-def _q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 class EmbeddedConnector:

@@ -22,6 +22,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from .base import SourceError
+from .base import quote_ident as _q
+from .base import sql_string as _lit
 
 DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _INT = re.compile(r"^[+-]?\d+$")
@@ -51,14 +53,6 @@ def sql_value(value: object) -> str | None:
     return text
 
 
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def where(column: str, values: list[str | None] | None) -> str:
     """``CAST(col AS VARCHAR) IN (…)``, plus ``col IS NULL`` for the default partition.
 
@@ -68,7 +62,7 @@ def where(column: str, values: list[str | None] | None) -> str:
     """
     if values is None:
         return "TRUE"
-    col = _quote_ident(column)
+    col = _q(column)
     named = sorted(v for v in values if v is not None)
     parts = []
     if named:

@@ -239,11 +239,7 @@ class Engine:
         try:
             con = open_connector(cat, source_id, cat.state_dir if self.parts_store is not None else None)
         except SourceError as e:
-            why = e.message
-            res.errors.append(str(cat.problem(("sources", source_id, *([e.field] if e.field else [])), why)))
-            for inds in by_key.values():
-                for ind in inds:
-                    res.failed[ind.id] = why
+            self._source_failed(source_id, by_key, e, e.field, res)
             return
         res.warnings.extend(con.notes.warnings)
         qb = QueryBuilder(con.columns(), con.dialect)
@@ -251,10 +247,7 @@ class Engine:
             try:
                 parts = con.partitions()
             except SourceError as e:
-                res.errors.append(str(cat.problem(("sources", source_id, e.field or "partition"), e.message)))
-                for inds in by_key.values():
-                    for ind in inds:
-                        res.failed[ind.id] = e.message
+                self._source_failed(source_id, by_key, e, e.field or "partition", res)
                 con.close()
                 return
             if parts is not None and qb.real(parts.column) in qb.columns:
@@ -319,6 +312,16 @@ class Engine:
                     res.stale[source_id] = why
                     res.warnings.append(f"source '{source_id}': {why}")
         con.close()
+
+    def _source_failed(
+        self, source_id: str, by_key: dict[tuple, list[spec.Indicator]], e: SourceError, fld: str, res: Result
+    ) -> None:
+        """One error line naming ``sources.<id>.<fld>``; every indicator of the source failed."""
+        path = ("sources", source_id, *([fld] if fld else []))
+        res.errors.append(str(self.cat.problem(path, e.message)))
+        for inds in by_key.values():
+            for ind in inds:
+                res.failed[ind.id] = e.message
 
     def _missing_columns(self, ind: spec.Indicator, qb: QueryBuilder) -> str | None:
         from .catalogue.expressions import ExpressionError, check_where

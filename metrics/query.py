@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import sqlglot
 
 from connectors.base import ColumnInfo
+from connectors.base import quote_ident as _q
+from connectors.base import sql_string as _lit
 from connectors.partitions import Partitions
 from connectors.partitions import where as partition_where
 
@@ -45,14 +47,6 @@ class Component:
     @property
     def decomposable(self) -> bool:
         return self.agg in DECOMPOSABLE
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 class QueryBuilder:

@@ -35,6 +35,8 @@ from typing import Any
 import polars as pl
 
 from connectors import SourceError
+from connectors.base import quote_ident as _q
+from connectors.base import sql_string as _lit
 
 from . import audit, masking, periods
 from .access import Scope
@@ -82,14 +84,6 @@ def _empty(
     ind_id: str, source: str | None, region: str | None, period: str, note: str, **kw: Any
 ) -> RecordsView:
     return RecordsView(ind_id, source, region, period, pl.DataFrame(), note=note, **kw)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def _key_literal(k: object) -> str:
